@@ -1,0 +1,1 @@
+"""Built-in seqbench plugins (package ``seqbench_plugins``): models/ and tasks/, one module per family."""

@@ -1,0 +1,75 @@
+"""Tree-recovery metrics of Alvarez-Melis & Jaakkola, "Tree-structured decoding with
+doubly-recurrent neural networks", ICLR 2017: node and edge retrieval, plus exact match,
+tree size error and the Zhang-Shasha tree edit distance (``zss``, unit costs).
+
+Node retrieval compares the multisets of labels of the predicted and gold trees; edge retrieval
+the multisets of (parent label -> child label) pairs. Precision and recall are micro-averaged
+over the split (matches summed over trees, divided by predicted / gold totals), F1 from them.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import zss
+
+from seqbench_plugins.tasks.tree_data import Tree
+
+
+def node_bag(tree: Tree) -> Counter[int]:
+    return Counter(n.label for n, _, _, _ in tree.preorder())
+
+
+def edge_bag(tree: Tree) -> Counter[tuple[int, int]]:
+    return Counter((p.label, n.label) for n, p, _, _ in tree.preorder() if p is not None)
+
+
+def edit_distance(a: Tree, b: Tree) -> int:
+    """Ordered tree edit distance (insert, delete, relabel: cost 1 each)."""
+    return int(zss.simple_distance(a, b, lambda t: list(t.children), lambda t: t.label,
+                                   lambda x, y: 0 if x == y else 1))
+
+
+def _f1(p: float, r: float) -> float:
+    return 2 * p * r / (p + r) if p + r > 0 else 0.0
+
+
+@dataclass
+class TreeScores:
+    """Accumulates the metrics over a split, batch by batch."""
+
+    matched: Counter[str] = field(default_factory=Counter)  # node / edge matches
+    predicted: Counter[str] = field(default_factory=Counter)
+    gold: Counter[str] = field(default_factory=Counter)
+    trees: int = 0
+    exact: int = 0
+    size_error: float = 0.0
+    ted: float = 0.0
+
+    def add(self, predictions: Iterable[Tree], golds: Iterable[Tree]) -> None:
+        for pred, gold in zip(predictions, golds, strict=True):
+            if not isinstance(pred, Tree):
+                raise TypeError(f"a TREE model must return seqbench_plugins Tree objects, got {type(pred).__name__}")
+            for kind, pb, gb in (("node", node_bag(pred), node_bag(gold)), ("edge", edge_bag(pred), edge_bag(gold))):
+                self.matched[kind] += sum((pb & gb).values())  # type: ignore[operator]
+                self.predicted[kind] += sum(pb.values())
+                self.gold[kind] += sum(gb.values())
+            self.trees += 1
+            self.exact += int(pred == gold)
+            self.size_error += abs(pred.size() - gold.size())
+            self.ted += edit_distance(pred, gold)
+
+    def result(self) -> dict[str, float]:
+        if self.trees == 0:
+            raise ValueError("no trees were scored: the split is empty")
+        out: dict[str, float] = {}
+        for kind in ("node", "edge"):
+            p = self.matched[kind] / self.predicted[kind] if self.predicted[kind] else 0.0
+            r = self.matched[kind] / self.gold[kind] if self.gold[kind] else 0.0
+            out.update({f"{kind}_precision": p, f"{kind}_recall": r, f"{kind}_f1": _f1(p, r)})
+        out["exact_match"] = self.exact / self.trees
+        out["size_error"] = self.size_error / self.trees
+        out["tree_edit_distance"] = self.ted / self.trees
+        return out

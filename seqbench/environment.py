@@ -1,0 +1,57 @@
+"""Environment capture, once per run: what every row of that run was measured on."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from seqbench import __version__
+from seqbench.manager import Registry
+
+
+def _git_commit() -> str:
+    root = Path(__file__).resolve().parent.parent
+    try:
+        out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain"], capture_output=True, text=True,
+                               timeout=5).stdout.strip()
+        return out.stdout.strip() + ("+dirty" if dirty else "") if out.returncode == 0 else ""
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def capture(registry: Registry) -> dict[str, Any]:
+    import torch
+
+    plugins = sorted({(p.distribution, p.version) for p in registry.plugins if p.distribution})
+    cuda = torch.cuda.is_available()
+    return {
+        "seqbench": __version__,
+        "git_commit": _git_commit(),
+        "plugins": [{"distribution": d, "version": v} for d, v in plugins],
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda or "",
+        "cudnn": str(torch.backends.cudnn.version() or "") if cuda else "",
+        "cuda_devices": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] if cuda else [],
+        "cpu": cpu_model(),
+        "cpu_count": os.cpu_count() or 0,
+        "threads": torch.get_num_threads(),
+        "numpy": metadata.version("numpy"),
+    }

@@ -1,0 +1,1 @@
+"""Executors: local (one process per job)."""

@@ -1,0 +1,1 @@
+"""Built-in plugins; each module is registered as its own plugin."""

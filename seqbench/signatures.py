@@ -1,0 +1,121 @@
+"""Signatures: the contracts between models and tasks.
+
+A model declares the signatures it implements, a task the signatures it accepts; a pair
+runs when they share one. Signatures are value objects compared by equality (never by
+string matching), and each comes with the *problem* dataclass a model builder receives,
+which carries every size the model needs to know.
+
+Forward contracts (B = batch, T = time):
+
+* ``CAUSAL_SEQ``: ``module(x: (B, T, F) float) -> (B, T, H)``, output at t depends on
+  inputs <= t only; the module exposes ``output_size: int`` (= H). A module with a
+  streaming state may also implement ``step(x_t: (B, F), state) -> (y_t: (B, H), state)``.
+  Every task accepts it through its own adapter, so a new backbone meets every task.
+* ``TOKENS``: ``module(tokens: (B, T) long) -> logits (B, T, V)`` (next-token).
+* ``FRAMES``: ``module(frames: (B, T_in, C, H, W)) -> (B, T_out, C, H, W)``.
+* ``GRAPH``: ``module(x: (B, T_in, N, F_in)) -> (B, T_out, N, F_out)`` on the graph of
+  the problem; training may pass ``targets=`` for teacher forcing / scheduled sampling.
+* ``MULTIMODAL``: ``module(dict[modality, (B, T, D_m)]) -> action logits (B, A)``.
+* ``PERSONS``: ``module(x: (B, T, P, D), mask: (B, P)) -> (person (B, P, A), scene (B, S))``.
+* ``TREE``: string (token ids) -> labelled tree; the task defines the exact call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Signature:
+    """A named contract; two signatures are compatible only when equal."""
+
+    name: str
+    description: str = field(default="", compare=False)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+CAUSAL_SEQ = Signature("causal-seq", "(B,T,F) -> (B,T,H), causal")
+TOKENS = Signature("tokens", "(B,T) token ids -> (B,T,V) next-token logits")
+FRAMES = Signature("frames", "(B,Tin,C,H,W) -> (B,Tout,C,H,W)")
+GRAPH = Signature("graph-signals", "(B,Tin,N,Fin) -> (B,Tout,N,Fout) on a graph")
+MULTIMODAL = Signature("multimodal", "dict of (B,T,D_m) feature streams -> action logits")
+PERSONS = Signature("persons", "(B,T,P,D) per-person features -> person and scene logits")
+TREE = Signature("tree", "token string -> labelled ordered tree")
+
+ALL = (CAUSAL_SEQ, TOKENS, FRAMES, GRAPH, MULTIMODAL, PERSONS, TREE)
+
+
+@dataclass(frozen=True)
+class SeqProblem:
+    """Problem for ``CAUSAL_SEQ`` backbones: feature size in, longest sequence seen."""
+
+    input_size: int
+    max_len: int
+
+
+@dataclass(frozen=True)
+class TokenProblem:
+    """Problem for ``TOKENS`` models."""
+
+    vocab_size: int
+    max_len: int
+
+
+@dataclass(frozen=True)
+class FrameProblem:
+    """Problem for ``FRAMES`` models: frame geometry and the in/out horizons."""
+
+    channels: int
+    height: int
+    width: int
+    in_frames: int
+    out_frames: int
+
+
+@dataclass(frozen=True, eq=False)
+class GraphProblem:
+    """Problem for ``GRAPH`` models. ``adjacency`` is the directed weighted (N, N) matrix,
+    ``adjacency[i, j]`` the weight of the edge i -> j."""
+
+    num_nodes: int
+    in_features: int
+    out_features: int
+    in_steps: int
+    out_steps: int
+    adjacency: np.ndarray
+
+
+@dataclass(frozen=True)
+class MultimodalProblem:
+    """Problem for ``MULTIMODAL`` models: feature size per modality, number of actions."""
+
+    modalities: tuple[tuple[str, int], ...]
+    num_actions: int
+    observed_steps: int
+
+
+@dataclass(frozen=True)
+class PersonsProblem:
+    """Problem for ``PERSONS`` models."""
+
+    feature_size: int
+    max_persons: int
+    steps: int
+    person_classes: int
+    scene_classes: int
+
+
+@dataclass(frozen=True)
+class TreeProblem:
+    """Problem for ``TREE`` models: input vocabulary, node-label vocabulary and size limits."""
+
+    input_vocab: int
+    label_vocab: int
+    max_input_len: int
+    max_nodes: int
+    max_depth: int
+    max_children: int

@@ -1,0 +1,142 @@
+"""Specs and configs: the typed, frozen values that cross the plugin boundary."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from seqbench.signatures import Signature
+
+if TYPE_CHECKING:
+    import torch
+
+    from seqbench.task import Task
+
+Preset = Literal["smoke", "quick", "paper"]
+PRESETS: tuple[Preset, ...] = ("smoke", "quick", "paper")
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Training budget of one task at one preset; identical for every model on the task.
+
+    Training stops at ``steps`` optimizer steps or after ``seconds`` of training,
+    whichever comes first (``seconds=None``: steps only, which is reproducible).
+    """
+
+    steps: int
+    batch_size: int
+    lr: float = 1e-3
+    seconds: float | None = None
+    clip: float = 1.0
+    weight_decay: float = 0.0
+    eval_batch_size: int = 256
+    eval_every: int = 0  # steps between validation checks (0: only at the end)
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One metric a task reports. ``goal`` says which direction is better."""
+
+    name: str
+    goal: Literal["min", "max"]
+    description: str = ""
+
+    def better(self, a: float, b: float) -> bool:
+        return a < b if self.goal == "min" else a > b
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model plugin.
+
+    ``build(problem, preset)`` returns an ``nn.Module`` for the problem dataclass of one
+    of ``signatures`` (see :mod:`seqbench.signatures`), sized for the preset.
+    A *baseline* has no trainable parameters or is fitted by its own ``fit(batches)``
+    method (called with one pass over the training split) instead of gradient steps.
+    """
+
+    name: str
+    signatures: tuple[Signature, ...]
+    build: Callable[[Any, Preset], torch.nn.Module]
+    summary: str
+    paper: str = ""
+    baseline: bool = False
+    lr: float | None = None  # overrides the task's learning rate, recorded in the config
+    tags: tuple[str, ...] = ()
+
+
+def always_available(data: Mapping[str, str]) -> str | None:
+    """Default availability check: no external data needed."""
+    return None
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """A task plugin.
+
+    ``build(context)`` constructs the task (data, adapters, metrics) inside the job's own
+    process. ``accepts`` lists the model signatures it can pair with, in order of
+    preference. ``metrics[0]`` is the primary metric. ``available(data)`` returns ``None``
+    or the reason the task cannot run (e.g. a dataset directory that was not given).
+    """
+
+    name: str
+    accepts: tuple[Signature, ...]
+    build: Callable[[TaskContext], Task]
+    summary: str
+    metrics: tuple[MetricSpec, ...]
+    unit: str  # the task's natural throughput unit: "tokens", "frames", ...
+    budgets: Mapping[Preset, Budget]
+    family: str = ""
+    paper: str = ""
+    available: Callable[[Mapping[str, str]], str | None] = always_available
+
+    @property
+    def primary(self) -> MetricSpec:
+        return self.metrics[0]
+
+
+@dataclass(frozen=True)
+class TaskContext:
+    """What a task builder receives. ``data`` maps dataset keys to user-given paths."""
+
+    preset: Preset
+    data: Mapping[str, str] = field(default_factory=dict)
+    data_seed: int = 0
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Options that change how jobs run; part of every job's config hash."""
+
+    threads: int | None = None
+    compile: bool = False
+    amp: Literal["bf16", "fp16"] | None = None
+    deterministic: bool = False
+    measure: bool = True
+
+
+@dataclass(frozen=True)
+class JobConfig:
+    """Everything that determines one job's result."""
+
+    model: str
+    task: str
+    device: str
+    seed: int
+    preset: Preset
+    budget: Budget
+    lr: float
+    options: RunOptions = RunOptions()
+    data: tuple[tuple[str, str], ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def hash(self) -> str:
+        text = json.dumps(self.to_dict(), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -1,0 +1,49 @@
+"""Leaderboards: ranking, ties, reference ratios, failed rows, files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from seqbench.reporters.leaderboard import accuracy_table, seqbench_write_reports, throughput_table
+
+
+def _rows() -> pd.DataFrame:
+    rows = []
+    for model, values, baseline in (("a", [10.0, 10.2], False), ("b", [10.1, 10.3], False), ("c", [20.0, 20.0], True)):
+        for seed, v in enumerate(values):
+            rows.append({"model": model, "task": "t", "device": "cpu", "seed": seed, "preset": "smoke",
+                         "status": "ok", "message": "", "primary": "ppl", "goal": "min", "unit": "tokens",
+                         "baseline": baseline, "metric_order": "ppl,ce", "metric.ppl": v, "metric.ce": v / 10,
+                         "reference.ppl": 8.0, "measure.params": 100.0, "measure.infer_samples_per_s": 50.0 + seed,
+                         "artifacts": []})
+    rows.append({**rows[0], "model": "d", "status": "timeout", "message": "too slow", "metric.ppl": None})
+    return pd.DataFrame(rows)
+
+
+def test_ranks_ties_and_reference() -> None:
+    table = accuracy_table(_rows()).set_index("model")
+    assert list(table.index) == ["a", "b", "c"]
+    assert table.loc["a", "rank"] == table.loc["b", "rank"] == 1  # overlapping mean ± std: a tie
+    assert table.loc["a", "tied"] and table.loc["b", "tied"] and not table.loc["c", "tied"]
+    assert table.loc["c", "rank"] == 3 and table.loc["c", "kind"] == "baseline"
+    assert abs(table.loc["a", "ratio_to_best_possible"] - 10.1 / 8.0) < 1e-9
+    assert table.loc["a", "n"] == 2 and abs(table.loc["a", "ce"] - 1.01) < 1e-9
+
+
+def test_higher_is_better_ranks_descending() -> None:
+    rows = _rows()
+    rows["goal"] = "max"
+    table = accuracy_table(rows)
+    assert table.iloc[0]["model"] == "c"
+
+
+def test_reports_written(tmp_path: Path) -> None:
+    paths = seqbench_write_reports(_rows(), tmp_path)
+    assert {p.name for p in paths} == {"leaderboard.md", "leaderboard.csv", "throughput.csv", "jobs.csv"}
+    text = (tmp_path / "leaderboard.md").read_text()
+    assert "≈1" in text and "10.1 ± 0.1414" in text and "Best possible (oracle): **8**" in text
+    assert "timeout" in text and "too slow" in text
+    assert throughput_table(_rows()).loc[0, "measure.infer_samples_per_s"] == 50.5
+    assert pd.read_csv(tmp_path / "leaderboard.csv")["model"].tolist() == ["a", "b", "c"]
