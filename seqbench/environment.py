@@ -35,6 +35,25 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def device_peaks() -> dict[str, float]:
+    """Peak FLOP/s of each device here, measured once per run with a large matrix product
+    (fp32 on the CPU at this process's threads; fp32, bf16 and fp16 on each CUDA device).
+    Published to the run's job processes so each job reports FLOP/s as a fraction of it."""
+    import torch
+
+    from seqbench import measure
+
+    peaks: dict[str, float] = {}
+    cpu = torch.device("cpu")
+    peaks[measure.peak_key(cpu, torch.float32)] = measure.measure_peak_flops(cpu)
+    for i in range(torch.cuda.device_count() if torch.cuda.is_available() else 0):
+        cuda = torch.device("cuda", i)
+        for dtype in (torch.float32, torch.bfloat16, torch.float16):
+            peaks[measure.peak_key(cuda, dtype)] = measure.measure_peak_flops(cuda, dtype)
+    measure.publish_peaks(peaks)
+    return peaks
+
+
 def capture(registry: Registry) -> dict[str, Any]:
     import torch
 
@@ -54,4 +73,5 @@ def capture(registry: Registry) -> dict[str, Any]:
         "cpu_count": os.cpu_count() or 0,
         "threads": torch.get_num_threads(),
         "numpy": metadata.version("numpy"),
+        "peak_flops": device_peaks(),
     }

@@ -1,92 +1,327 @@
-"""Throughput and memory measurement of one trained job (first version).
+"""Throughput, latency, memory and FLOPs of one trained job: the measurement part of seqbench.
 
-Warm-up is excluded; timed blocks repeat until a minimum measuring time; the median
-block rate and its interquartile range are reported. CUDA timing synchronises.
+Rules (DESIGN.md section 4): warm-up calls are never timed; timed *blocks* of calls repeat
+until a minimum measuring time, the way ``torch.utils.benchmark.Timer.blocked_autorange``
+does, and the median block rate and its interquartile range are reported; train (forward,
+backward, clipping, optimizer step: exactly the training loop's step) and inference are
+timed separately. On CUDA every timed region ends with ``torch.cuda.synchronize``, so no
+asynchronous launch is ever timed instead of the work. Jobs run one at a time, each in its
+own process (executors/local.py), so no other job shares the device while one is timed.
+
+FLOPs come from PyTorch's own ``FlopCounterMode`` (matrix products, convolutions,
+attention), plus the fused recurrent kernels it has no formula for. Achieved FLOP/s is
+given as a fraction of the device's peak, measured with a large matrix product once per
+run (:func:`peak_flops`; the run's parent publishes it to its jobs through the environment).
 """
 
 from __future__ import annotations
 
-import copy
+import json
+import math
+import os
 import resource
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from typing import Any
 
 import torch
 from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
 
 from seqbench.specs import JobConfig
 from seqbench.task import Task, to_device
 
-MIN_TIME = {"smoke": 0.2, "quick": 1.0, "paper": 2.0}
+MIN_TIME = {"smoke": 0.04, "quick": 1.0, "paper": 2.0}  # seconds of timed blocks, train and inference each
+LATENCY_TIME = {"smoke": 0.03, "quick": 0.5, "paper": 1.0}  # seconds of batch-1 calls
+STREAM_STEPS = {"smoke": 16, "quick": 256, "paper": 1024}  # streaming steps timed (after as many warm-up steps)
+MIN_BLOCKS = {"smoke": 3, "quick": 7, "paper": 7}
+PEAK_ENV = "SEQBENCH_PEAK_FLOPS"  # JSON {key: FLOP/s}; set by environment.capture for the run's jobs
+_PEAKS: dict[str, float] = {}
 
 
-def _sync(device: torch.device) -> None:
+def sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
 
 
-def time_blocks(fn: Callable[[], object], device: torch.device, min_time: float, warmup: int = 2) -> list[float]:
-    """Seconds per call of ``fn``, one value per timed block, warm-up excluded."""
-    for _ in range(warmup):
+def time_blocks(fn: Callable[[], object], device: torch.device, min_time: float, warmup: int = 2,
+                min_blocks: int = 5) -> list[float]:
+    """Seconds per call of ``fn``, one value per timed block, warm-up and calibration excluded.
+
+    The last of the ``warmup`` calls (never counted) calibrates the block size so a block
+    lasts about ``min_time / 10`` (timer resolution and loop overhead then vanish), and
+    blocks repeat until ``min_time`` is spent and at least ``min_blocks`` were timed.
+    """
+    for _ in range(max(warmup - 1, 0)):
         fn()
-    _sync(device)
+    sync(device)
+    start = time.perf_counter()  # the last warm-up call calibrates the block size
+    fn()
+    sync(device)
+    single = time.perf_counter() - start
+    number = max(1, int(min_time / 10 / max(single, 1e-9)))
     per_call: list[float] = []
-    number = 1
     spent = 0.0
-    while spent < min_time or len(per_call) < 5:
+    while spent < min_time or len(per_call) < min_blocks:
         start = time.perf_counter()
         for _ in range(number):
             fn()
-        _sync(device)
+        sync(device)
         elapsed = time.perf_counter() - start
         per_call.append(elapsed / number)
         spent += elapsed
-        if elapsed < min_time / 20:  # blocks too short to time well: grow them
-            number *= 2
     return per_call
 
 
-def _rate(per_call: list[float], amount: int) -> tuple[float, float]:
+def time_calls(fn: Callable[[], object], device: torch.device, min_time: float, warmup: int = 2,
+               min_calls: int = 5, max_calls: int = 10_000) -> list[float]:
+    """Seconds of each single call (latency), each call synchronised, warm-up excluded."""
+    for _ in range(warmup):
+        fn()
+    sync(device)
+    out: list[float] = []
+    spent = 0.0
+    while (spent < min_time or len(out) < min_calls) and len(out) < max_calls:
+        start = time.perf_counter()
+        fn()
+        sync(device)
+        out.append(time.perf_counter() - start)
+        spent += out[-1]
+    return out
+
+
+def rate(per_call: list[float], amount: float) -> tuple[float, float]:
+    """Median and interquartile range of ``amount / seconds`` over blocks."""
     rates = sorted(amount / t for t in per_call)
-    q = statistics.quantiles(rates, n=4) if len(rates) > 1 else [rates[0]] * 3
+    q = statistics.quantiles(rates, n=4, method="inclusive") if len(rates) > 1 else [rates[0]] * 3
     return statistics.median(rates), q[2] - q[0]
 
 
-def measure_job(task: Task, module: nn.Module, config: JobConfig, device: torch.device) -> dict[str, float]:
-    """Train and inference throughput of ``module`` on one training-size batch."""
+def percentile(values: list[float], p: float) -> float:
+    """Linear-interpolated ``p``-th percentile (0..100)."""
+    data = sorted(values)
+    k = (len(data) - 1) * p / 100
+    lo, hi = math.floor(k), math.ceil(k)
+    return data[lo] + (data[hi] - data[lo]) * (k - lo)
+
+
+# -- FLOPs --------------------------------------------------------------------------------
+def _rnn_flops(input_shape: Any, weights: list[Any]) -> int:
+    """2 x rows x cols per 2-D weight matrix per (batch, time) position: the gate products."""
+    positions = math.prod(input_shape) // input_shape[-1]
+    return sum(2 * positions * w[0] * w[1] for w in weights if w is not None and len(w) == 2)
+
+
+def _mkldnn_rnn(input: Any, w0: Any, w1: Any, *args: Any, out_shape: Any = None, **kwargs: Any) -> int:
+    return _rnn_flops(input, [w0, w1])
+
+
+def _mkldnn_rnn_backward(input: Any, w1: Any, w2: Any, *args: Any, out_shape: Any = None, **kwargs: Any) -> int:
+    return 2 * _rnn_flops(input, [w1, w2])  # gradients of inputs and of weights: twice the forward
+
+
+def _cudnn_rnn(input: Any, weights: list[Any], *args: Any, out_shape: Any = None, **kwargs: Any) -> int:
+    return _rnn_flops(input, list(weights))
+
+
+def _cudnn_rnn_backward(input: Any, weights: list[Any], *args: Any, out_shape: Any = None, **kwargs: Any) -> int:
+    return 2 * _rnn_flops(input, list(weights))
+
+
+def _rnn_formulas() -> dict[Any, Callable[..., int]]:
+    aten = torch.ops.aten
+    table: dict[str, Callable[..., int]] = {
+        "mkldnn_rnn_layer": _mkldnn_rnn, "mkldnn_rnn_layer_backward": _mkldnn_rnn_backward,
+        "_cudnn_rnn": _cudnn_rnn, "_cudnn_rnn_backward": _cudnn_rnn_backward,
+    }
+    return {getattr(aten, name): fn for name, fn in table.items() if hasattr(aten, name)}  # keyed by packet
+
+
+def count_flops(fn: Callable[[], object]) -> int:
+    """FLOPs of one call of ``fn`` as PyTorch's FlopCounterMode counts them (+ fused RNNs)."""
+    with FlopCounterMode(display=False, custom_mapping=_rnn_formulas()) as counter:
+        fn()
+    return int(counter.get_total_flops())
+
+
+# -- device peak -------------------------------------------------------------------------
+def peak_key(device: torch.device, dtype: torch.dtype) -> str:
+    where = f"cpu/threads={torch.get_num_threads()}" if device.type == "cpu" else str(device)
+    return f"{where}/{str(dtype).removeprefix('torch.')}"
+
+
+def measure_peak_flops(device: torch.device, dtype: torch.dtype = torch.float32, size: int | None = None,
+                       min_time: float = 0.15) -> float:
+    """FLOP/s of the fastest timed block of a large square matrix product on ``device``."""
+    n = size or (8192 if device.type == "cuda" else 1024)
+    gen = torch.Generator(device=device).manual_seed(0)
+    a = torch.randn(n, n, device=device, dtype=dtype, generator=gen)
+    b = torch.randn(n, n, device=device, dtype=dtype, generator=gen)
+    c = torch.empty(n, n, device=device, dtype=dtype)
+    per_call = time_blocks(lambda: torch.mm(a, b, out=c), device, min_time, warmup=2, min_blocks=3)
+    return 2 * n**3 / min(per_call)
+
+
+def peak_flops(device: torch.device, dtype: torch.dtype = torch.float32) -> float:
+    """The device's peak for ``dtype``: from the run (environment variable), else measured once here."""
+    key = peak_key(device, dtype)
+    if key not in _PEAKS:
+        published = json.loads(os.environ.get(PEAK_ENV, "{}"))
+        _PEAKS[key] = float(published[key]) if key in published else measure_peak_flops(device, dtype)
+    return _PEAKS[key]
+
+
+def publish_peaks(peaks: dict[str, float]) -> None:
+    """Make ``peaks`` visible to this process and to the job processes it starts."""
+    _PEAKS.update(peaks)
+    published = json.loads(os.environ.get(PEAK_ENV, "{}"))
+    os.environ[PEAK_ENV] = json.dumps({**published, **peaks}, sort_keys=True)
+
+
+# -- the job ------------------------------------------------------------------------------
+def _first(batches: Iterator[Any]) -> Any:
+    return next(iter(batches))
+
+
+def _seq_len(batch: Any) -> int | None:
+    """Length of the time axis (dim 1) of the batch's first tensor, where it has one."""
+    items = [batch] if isinstance(batch, torch.Tensor) else list(batch) if isinstance(batch, (tuple, list)) else []
+    first = next((t for t in items if isinstance(t, torch.Tensor)), None)
+    return int(first.shape[1]) if first is not None and first.dim() >= 2 else None
+
+
+def streaming_module(module: nn.Module) -> nn.Module | None:
+    """The first submodule with a streaming ``step(x_t, state)`` (CAUSAL_SEQ contract)."""
+    return next((m for m in module.modules() if callable(getattr(m, "step", None))), None)
+
+
+def stream_latency(task: Task, module: nn.Module, batch1: Any, device: torch.device, steps: int,
+                   precision: AbstractContextManager[Any]) -> list[float] | None:
+    """Seconds per ``step`` call, fed the streaming module's real inputs for one example."""
+    streamer = streaming_module(module)
+    if streamer is None:
+        return None
+    seen: list[torch.Tensor] = []
+    handle = streamer.register_forward_pre_hook(lambda _m, args: seen.append(args[0]) if args else None)
+    try:
+        with torch.no_grad(), precision:
+            task.predict(module, batch1)
+    finally:
+        handle.remove()
+    if not seen or not isinstance(seen[0], torch.Tensor) or seen[0].dim() != 3:
+        return None
+    x = seen[0][:1]
+    n = min(steps, x.shape[1])
+    step: Callable[..., tuple[torch.Tensor, Any]] = streamer.step  # type: ignore[assignment]
+    out: list[float] = []
+    with torch.no_grad(), precision:
+        for timed in (False, True):  # one untimed pass warms every kernel and allocation up
+            state = None
+            for t in range(n):
+                sync(device)
+                start = time.perf_counter()
+                _, state = step(x[:, t], state)
+                sync(device)
+                if timed:
+                    out.append(time.perf_counter() - start)
+    return out
+
+
+def measure_job(task: Task, module: nn.Module, config: JobConfig, device: torch.device,
+                runner: nn.Module | None = None, test_metrics: dict[str, float] | None = None) -> dict[str, float]:
+    """Every speed and cost figure of a trained job.
+
+    ``module`` is the eager module (FLOPs, parity, streaming); ``runner`` the module as the
+    job runs it (``torch.compile``-d with ``--compile``), which is what gets timed.
+    """
+    from seqbench import parity
+    from seqbench.train import TrainStep, precision
+
+    runner = runner if runner is not None else module
+    preset, options = config.preset, config.options
     budget = config.budget
     generator = torch.Generator().manual_seed(config.seed)
-    batch = to_device(next(iter(task.train_batches(budget.batch_size, generator))), device)
+    batch = to_device(_first(task.train_batches(budget.batch_size, generator)), device)
     samples, units = task.count(batch)
-    min_time = MIN_TIME[config.preset]
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    out: dict[str, float] = {"batch_size": float(samples), "threads": float(torch.get_num_threads())}
+    out: dict[str, float] = {"batch_size": float(samples), "threads": float(torch.get_num_threads()),
+                             "units_per_sample": units / max(samples, 1), "compiled": float(runner is not module),
+                             "amp": {None: 0.0, "bf16": 16.0, "fp16": 16.1}[options.amp if device.type == "cuda"
+                                                                             else None]}
+    seq_len = _seq_len(batch)
+    if seq_len is not None:
+        out["seq_len"] = float(seq_len)
+    warmup = 3 if runner is not module else 2  # the first compiled call compiles: never timed
+    min_time, blocks = MIN_TIME[preset], MIN_BLOCKS[preset]
 
+    # inference throughput
     module.eval()
-    with torch.no_grad():
-        per_call = time_blocks(lambda: task.predict(module, batch), device, min_time)
-    out["infer_samples_per_s"], out["infer_samples_per_s_iqr"] = _rate(per_call, samples)
-    out["infer_units_per_s"] = out["infer_samples_per_s"] * units / samples
+    with torch.no_grad(), precision(options, device):
+        per_call = time_blocks(lambda: task.predict(runner, batch), device, min_time, warmup, blocks)
+    out["infer_samples_per_s"], out["infer_samples_per_s_iqr"] = rate(per_call, samples)
+    out["infer_units_per_s"], out["infer_units_per_s_iqr"] = rate(per_call, units)
+    out["timed_blocks"] = float(len(per_call))
+
+    # batch-1 latency and streaming latency
+    batch1 = to_device(_first(task.eval_batches("test", 1)), device)
+    with torch.no_grad(), precision(options, device):
+        lat = time_calls(lambda: task.predict(runner, batch1), device, LATENCY_TIME[preset], warmup)
+    out["latency_p50_ms"], out["latency_p95_ms"] = percentile(lat, 50) * 1e3, percentile(lat, 95) * 1e3
+    try:
+        steps = stream_latency(task, module, batch1, device, STREAM_STEPS[preset], precision(options, device))
+    except Exception:  # a ``step`` that does not follow the CAUSAL_SEQ contract: no streaming figure
+        steps = None
+    if steps:
+        out["step_latency_p50_ms"] = percentile(steps, 50) * 1e3
+        out["step_latency_p95_ms"] = percentile(steps, 95) * 1e3
+
+    # FLOPs per sample (eager module, same precision); forward counted with autograd off
+    try:
+        with torch.no_grad(), precision(options, device):
+            fwd = count_flops(lambda: task.predict(module, batch))
+    except Exception:
+        fwd = 0
+    if fwd:
+        out["flops_per_sample"] = fwd / samples
 
     trainable = [p for p in module.parameters() if p.requires_grad]
     if trainable:
-        clone = copy.deepcopy(module).train()
-        params = [p for p in clone.parameters() if p.requires_grad]
-        optimizer = torch.optim.Adam(params, lr=config.lr)
+        saved = {k: v.detach().clone() for k, v in module.state_dict().items()}  # timing must not move weights
+        module.train()
+        try:
+            with precision(options, device):
+                train_flops = count_flops(lambda: task.loss(module, batch).backward())
+        except Exception:
+            train_flops = 0
+        module.zero_grad(set_to_none=True)
+        if train_flops:
+            out["train_flops_per_sample"] = train_flops / samples
+        optimizer = torch.optim.Adam(trainable, lr=config.lr)
+        step = TrainStep(task, runner, trainable, optimizer, options, device, budget.clip)
+        per_call = time_blocks(lambda: step(batch), device, min_time, warmup, blocks)
+        out["train_samples_per_s"], out["train_samples_per_s_iqr"] = rate(per_call, samples)
+        out["train_units_per_s"], out["train_units_per_s_iqr"] = rate(per_call, units)
+        module.load_state_dict(saved)
+        module.zero_grad(set_to_none=True)
+        module.eval()
 
-        def step() -> None:
-            loss = task.loss(clone, batch)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+    # achieved FLOP/s against the device's measured peak for the precision used
+    if "flops_per_sample" in out or "train_flops_per_sample" in out:
+        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(options.amp or "", torch.float32)
+        peak = peak_flops(device, dtype if device.type == "cuda" else torch.float32)
+        out["device_peak_flops"] = peak
+        for phase, key in (("infer", "flops_per_sample"), ("train", "train_flops_per_sample")):
+            if key in out and f"{phase}_samples_per_s" in out:
+                out[f"{phase}_flops_per_s"] = out[key] * out[f"{phase}_samples_per_s"]
+                out[f"{phase}_peak_fraction"] = out[f"{phase}_flops_per_s"] / peak
 
-        per_call = time_blocks(step, device, min_time)
-        out["train_samples_per_s"], out["train_samples_per_s_iqr"] = _rate(per_call, samples)
-        out["train_units_per_s"] = out["train_samples_per_s"] * units / samples
     if device.type == "cuda":
         out["peak_memory_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
+        out.update(parity.check_parity(task, module, device, options.amp, test_metrics,
+                                       metrics=preset != "paper"))
     else:  # peak resident set of this job's own process (Linux reports KiB)
         out["peak_memory_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return out

@@ -6,18 +6,22 @@ over the whole test split; early stop on a non-finite loss (recorded as ``diverg
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
+import os
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 
 import torch
 from torch import nn
 
 from seqbench import measure
-from seqbench.specs import JobConfig, ModelSpec, TaskContext, TaskSpec
+from seqbench.specs import JobConfig, ModelSpec, RunOptions, TaskContext, TaskSpec
 from seqbench.task import Task, to_device
 
 Status = Literal["ok", "error", "diverged", "oom", "timeout", "crashed", "skipped"]
@@ -52,8 +56,44 @@ def _lr_factor(step: int, total: int) -> float:
     return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress))
 
 
-def fit(task: Task, module: nn.Module, model: ModelSpec, config: JobConfig, device: torch.device) -> dict[str, float]:
-    """Train ``module`` on ``task`` within the budget; returns training measures."""
+def precision(options: RunOptions, device: torch.device) -> AbstractContextManager[object]:
+    """Autocast to ``options.amp`` on CUDA (bf16 / fp16); full precision otherwise."""
+    if options.amp and device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16 if options.amp == "bf16" else torch.float16)
+    return contextlib.nullcontext()
+
+
+class TrainStep:
+    """One optimizer step exactly as training takes it: loss under the run's precision,
+    backward (loss-scaled for fp16), gradient clipping, optimizer step. Timed by measure."""
+
+    def __init__(self, task: Task, runner: nn.Module, params: list[nn.Parameter], optimizer: torch.optim.Optimizer,
+                 options: RunOptions, device: torch.device, clip: float) -> None:
+        self.task, self.runner, self.params, self.optimizer = task, runner, params, optimizer
+        self.options, self.device, self.clip = options, device, clip
+        self.scaler = torch.amp.GradScaler("cuda", enabled=options.amp == "fp16" and device.type == "cuda")
+
+    def __call__(self, batch: object) -> torch.Tensor:
+        with precision(self.options, self.device):
+            loss = self.task.loss(self.runner, batch)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.unscale_(self.optimizer)
+        nn.utils.clip_grad_norm_(self.params, self.clip)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        return loss
+
+
+def fit(task: Task, module: nn.Module, model: ModelSpec, config: JobConfig, device: torch.device,
+        runner: nn.Module | None = None) -> dict[str, float]:
+    """Train ``module`` on ``task`` within the budget; returns training measures.
+
+    ``runner`` is the module as it is called (``torch.compile``-d with ``--compile``; it
+    shares ``module``'s parameters); checkpoints are taken from ``module`` itself.
+    """
+    runner = runner if runner is not None else module
+    options = config.options
     budget = config.budget
     fit_baseline = getattr(module, "fit", None)
     if callable(fit_baseline):  # baselines fitted from one pass over the training split
@@ -63,6 +103,7 @@ def fit(task: Task, module: nn.Module, model: ModelSpec, config: JobConfig, devi
         return {"train_steps": 0.0, "train_seconds": 0.0}
     optimizer = torch.optim.Adam(params, lr=config.lr, weight_decay=budget.weight_decay)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: _lr_factor(s, budget.steps))
+    train_step = TrainStep(task, runner, params, optimizer, options, device, budget.clip)
     generator = torch.Generator().manual_seed(config.seed)
     primary = task.spec.primary
     best: tuple[float, dict[str, torch.Tensor]] | None = None
@@ -72,26 +113,44 @@ def fit(task: Task, module: nn.Module, model: ModelSpec, config: JobConfig, devi
     for batch in task.train_batches(budget.batch_size, generator):
         if steps >= budget.steps or (budget.seconds and time.perf_counter() - start > budget.seconds):
             break
-        loss = task.loss(module, to_device(batch, device))
+        loss = train_step(to_device(batch, device))
         if not torch.isfinite(loss):
             raise Diverged(f"non-finite training loss {loss.item()} at step {steps}")
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(params, budget.clip)
-        optimizer.step()
         schedule.step()
         steps += 1
         if budget.eval_every and steps % budget.eval_every == 0:
-            score = task.evaluate(module, "val", device)[primary.name]
+            with precision(options, device):
+                score = task.evaluate(runner, "val", device)[primary.name]
             if best is None or primary.better(score, best[0]):
                 best = (score, copy.deepcopy(module.state_dict()))
             module.train()
     seconds = time.perf_counter() - start
     if best is not None:  # keep the checkpoint the validation split prefers
-        final = task.evaluate(module, "val", device)[primary.name]
+        with precision(options, device):
+            final = task.evaluate(runner, "val", device)[primary.name]
         if primary.better(best[0], final):
             module.load_state_dict(best[1])
     return {"train_steps": float(steps), "train_seconds": seconds}
+
+
+def _apply_options(options: RunOptions) -> Callable[[], None]:
+    """Apply threads / determinism for this job; returns the undo (in-process runs share state)."""
+    threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+    cudnn_benchmark = torch.backends.cudnn.benchmark
+    if options.threads:
+        torch.set_num_threads(options.threads)
+    if options.deterministic:
+        # cuBLAS needs a fixed workspace to be deterministic; set before CUDA initialises.
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True)
+        torch.backends.cudnn.benchmark = False
+
+    def undo() -> None:
+        torch.set_num_threads(threads)
+        torch.use_deterministic_algorithms(deterministic)
+        torch.backends.cudnn.benchmark = cudnn_benchmark
+
+    return undo
 
 
 def run_job(
@@ -104,19 +163,21 @@ def run_job(
 
     Failures inside the model or task become a non-``ok`` status, never an exception.
     """
+    undo = _apply_options(config.options)
     try:
-        if config.options.threads:
-            torch.set_num_threads(config.options.threads)
-        if config.options.deterministic:
-            torch.use_deterministic_algorithms(True)
+        options = config.options
         device = torch.device(config.device)
         task = task_spec.build(TaskContext(config.preset, dict(config.data)))
         torch.manual_seed(config.seed)
         module = task.build_module(model).to(device)
         measures = {"params": float(count_parameters(module))}
-        measures.update(fit(task, module, model, config, device))
+        # --compile: training, evaluation and timing all call the compiled module (it shares
+        # the eager module's parameters); baselines fitted outside autograd stay eager.
+        runner = cast(nn.Module, torch.compile(module)) if options.compile and not model.baseline else module
+        measures.update(fit(task, module, model, config, device, runner))
         module.eval()
-        metrics = task.evaluate(module, "test", device)
+        with precision(options, device):
+            metrics = task.evaluate(runner, "test", device)
         missing = [m.name for m in task_spec.metrics if m.name not in metrics]
         if missing:
             raise KeyError(f"task {task_spec.name!r} did not report metrics {missing}")
@@ -127,8 +188,8 @@ def run_job(
         if artifacts_dir is not None:
             label = f"{model.name}-{config.device.replace(':', '')}-s{config.seed}"
             artifacts = [str(p) for p in task.save_artifacts(module, artifacts_dir, label)]
-        if config.options.measure:
-            measures.update(measure.measure_job(task, module, config, device))
+        if options.measure:
+            measures.update(measure.measure_job(task, module, config, device, runner, metrics))
         return JobResult("ok", "", metrics, measures, task.reference(), artifacts)
     except Diverged as exc:
         return JobResult("diverged", str(exc))
@@ -139,3 +200,5 @@ def run_job(
 
         tb = traceback.extract_tb(exc.__traceback__)[-1]
         return JobResult("error", f"{type(exc).__name__}: {exc} ({Path(tb.filename).name}:{tb.lineno})")
+    finally:
+        undo()

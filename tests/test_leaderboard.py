@@ -47,3 +47,14 @@ def test_reports_written(tmp_path: Path) -> None:
     assert "timeout" in text and "too slow" in text
     assert throughput_table(_rows()).loc[0, "measure.infer_samples_per_s"] == 50.5
     assert pd.read_csv(tmp_path / "leaderboard.csv")["model"].tolist() == ["a", "b", "c"]
+
+
+def test_parity_failure_is_flagged(tmp_path: Path) -> None:
+    rows = _rows()
+    rows["measure.parity_ok"] = 1.0
+    rows.loc[rows["model"] == "b", "measure.parity_ok"] = 0.0
+    table = accuracy_table(rows).set_index("model")
+    assert table.loc["b", "parity_failed"] and not table.loc["a", "parity_failed"]
+    seqbench_write_reports(rows, tmp_path)
+    text = (tmp_path / "leaderboard.md").read_text()
+    assert "b ⚠ parity" in text and "a ⚠ parity" not in text and "CPU–CUDA parity" in text

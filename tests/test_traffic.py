@@ -17,13 +17,15 @@ from seqbench_plugins.models.stgcn import SIZES as STGCN_SIZES
 from seqbench_plugins.models.stgcn import STGCN
 from seqbench_plugins.models.traffic_baselines import HistoricalAverage, LastValue
 from seqbench_plugins.tasks import traffic_data
+from seqbench_plugins.tasks.traffic import BUDGETS
 from seqbench_plugins.tasks.traffic_metrics import MaskedHorizonMetrics
 from seqbench_plugins.tasks.traffic_sim import STEPS_PER_DAY, SimConfig, simulate, synthetic_graph
 
 from seqbench.manager import get_registry
 from seqbench.signatures import GraphProblem
-from seqbench.specs import TaskContext
+from seqbench.specs import JobConfig, RunOptions, TaskContext
 from seqbench.testing import assert_pair_runs
+from seqbench.train import run_job
 
 N = 6
 
@@ -119,7 +121,7 @@ def test_dcrnn_scheduled_sampling_counts_steps() -> None:
     assert int(net.steps_seen.item()) == 2
 
 
-def test_graph_ops_reject_bad_adjacency() -> None:
+def test_graph_models_reject_bad_adjacency() -> None:
     with pytest.raises(ValueError, match=r"expected \(6, 6\)"):
         DCRNN(GraphProblem(N, 4, 1, 12, 12, np.eye(5)), DCRNN_SIZES["smoke"])
 
@@ -200,6 +202,11 @@ def test_npz_windows_loader_and_errors(tmp_path: Path) -> None:
     assert task.adjacency.shape == (207, 207) and len(task.splits["test"]) == 10
     assert_runs = task.evaluate(LastValue(task.problem(task.spec.accepts[0])), "test", torch.device("cpu"))
     assert np.isfinite(assert_runs["mae@all"])
+    registry = get_registry()
+    config = JobConfig("dcrnn", "traffic-real", "cpu", 0, "smoke", BUDGETS["smoke"], 1e-3,
+                       RunOptions(measure=False), (("traffic", str(tmp_path)),))
+    result = run_job(config, registry.model("dcrnn"), registry.task("traffic-real"))
+    assert result.status == "ok", result.message
     with np.load(tmp_path / "val.npz") as f:
         np.savez(tmp_path / "val.npz", x=f["x"][:, :11])
     with pytest.raises(KeyError, match="missing arrays"):

@@ -8,15 +8,8 @@ import torch
 from seqbench_plugins.models.drnn import DRNN, SIZES, _assemble
 from seqbench_plugins.models.rnn import SIZES as RNN_SIZES
 from seqbench_plugins.models.rnn import RecurrentBackbone
-from seqbench_plugins.tasks.tree_data import (
-    JointVocab,
-    Tree,
-    TreeFormatError,
-    collate,
-    encode,
-    from_brackets,
-    to_brackets,
-)
+from seqbench_plugins.tasks.tree_batch import JointVocab, collate, encode
+from seqbench_plugins.tasks.tree_data import Tree, TreeFormatError, from_brackets, to_brackets
 from seqbench_plugins.tasks.tree_lm import BracketState, TreeLM
 from seqbench_plugins.tasks.tree_metrics import TreeScores, edit_distance
 from seqbench_plugins.tasks.tree_python import PythonConfig, char_ids, extract, maximal_expressions
@@ -91,13 +84,13 @@ def test_python_expressions_from_a_directory(tmp_path):
     config = PythonConfig(min_nodes=3, max_nodes=10, max_depth=4, max_children=4, max_input_len=40,
                           n_train=5, n_val=1, n_test=1)
     splits, stats = extract(tmp_path, config, seed=0)
-    assert stats["unparseable_files"] == 1 and stats["too_small"] > 0
+    assert stats["files"] >= 1 and stats["too_small"] > 0
     data = load_python(config, 0, str(tmp_path))
     assert "Call" in data.names and "BinOp" in data.names and "Load" not in data.names
     assert from_brackets(splits["train"][0][1], data.names) is not None
     big = PythonConfig(min_nodes=3, max_nodes=10, max_depth=4, max_children=4, max_input_len=40,
                        n_train=500, n_val=1, n_test=1)
-    with pytest.raises(ValueError, match="not enough expressions"):
+    with pytest.raises(ValueError, match=r"not enough expressions.*'unparseable_files': 1"):
         extract(tmp_path, big, seed=0)
     with pytest.raises(FileNotFoundError, match="does not exist"):
         extract(tmp_path / "missing", config, seed=0)
@@ -134,8 +127,8 @@ def test_drnn_learns_and_decodes_within_limits():
     problem = _problem()
     batch, _ = _batch(problem)
     model = DRNN(problem, SIZES["smoke"])
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-    for _ in range(150):
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-2)
+    for _ in range(40):
         loss = model(batch).sum() / batch.labels.numel()
         optimizer.zero_grad()
         loss.backward()
@@ -187,3 +180,26 @@ def test_lm_adapter_learns_and_step_matches_recompute(beam):
         streamed = model._greedy(model.prefix(batch.src, batch.src_len))
         model.backbone.step = None  # type: ignore[assignment]  # force the full-recompute path
         assert model._greedy(model.prefix(batch.src, batch.src_len)) == streamed
+
+
+def test_task_contract_and_bad_model_output():
+    from seqbench_plugins.tasks.trees import seqbench_register_tasks
+
+    from seqbench.signatures import CAUSAL_SEQ, TREE
+    from seqbench.specs import TaskContext
+
+    spec = next(s for s in seqbench_register_tasks() if s.name == "tree-synthetic")
+    task = spec.build(TaskContext("smoke"))
+    problem = task.problem(TREE)
+    assert isinstance(problem, TreeProblem) and problem.label_vocab == 26 and problem.input_vocab == 27
+    assert isinstance(task.problem(CAUSAL_SEQ), SeqProblem)
+    batch = next(task.train_batches(4, torch.Generator().manual_seed(0)))
+    assert task.count(batch) == (4, batch.labels.numel())
+    assert sum(len(b.golds) for b in task.eval_batches("test", 10)) == 32  # last batch kept
+
+    class WrongShape(torch.nn.Module):
+        def forward(self, batch):
+            return torch.zeros(2, 2)
+
+    with pytest.raises(ValueError, match="one NLL per tree"):
+        task.loss(WrongShape(), batch)

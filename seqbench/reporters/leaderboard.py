@@ -21,11 +21,18 @@ from seqbench.store import atomic_write
 THROUGHPUT = {
     "measure.train_samples_per_s": "train samples/s",
     "measure.infer_samples_per_s": "infer samples/s",
+    "measure.infer_samples_per_s_iqr": "infer IQR",
     "measure.infer_units_per_s": "infer {unit}/s",
     "measure.latency_p50_ms": "latency p50 (ms)",
+    "measure.latency_p95_ms": "latency p95 (ms)",
+    "measure.step_latency_p50_ms": "step latency p50 (ms)",
     "measure.peak_memory_mb": "peak memory (MiB)",
     "measure.flops_per_sample": "FLOPs/sample",
+    "measure.train_flops_per_sample": "train FLOPs/sample",
+    "measure.infer_peak_fraction": "infer fraction of peak FLOP/s",
     "measure.params": "params",
+    "measure.threads": "threads",
+    "measure.parity_ok": "CPU–CUDA parity",
 }
 
 
@@ -65,6 +72,8 @@ def accuracy_table(results: pd.DataFrame) -> pd.DataFrame:
             "preset": preset, "task": task, "model": model, "primary": primary, "goal": g["goal"].iloc[0],
             "kind": "baseline" if g["baseline"].iloc[0] else "model", "n": len(g), "mean": values.mean(),
             "std": values.std(ddof=1) if len(g) > 1 else 0.0, "params": g.get("measure.params", pd.Series()).mean(),
+            # a CUDA job whose outputs differ from a CPU copy of the same weights (seqbench.parity)
+            "parity_failed": bool((g.get("measure.parity_ok", pd.Series(dtype=float)) == 0).any()),
         }
         ref = f"reference.{primary}"
         row["best_possible"] = g[ref].mean() if ref in g else float("nan")
@@ -99,7 +108,8 @@ def _accuracy_markdown(group: pd.DataFrame) -> str:
     headers += [*extra, "params"]
     body = []
     for _, r in group.iterrows():
-        line = [f"{'≈' if r['tied'] else ''}{r['rank']}", r["model"], r["kind"], f"{fmt(r['mean'])} ± {fmt(r['std'])}",
+        name = f"{r['model']} ⚠ parity" if r["parity_failed"] else r["model"]
+        line = [f"{'≈' if r['tied'] else ''}{r['rank']}", name, r["kind"], f"{fmt(r['mean'])} ± {fmt(r['std'])}",
                 r["n"]]
         line += [fmt(r["ratio_to_best_possible"])] if has_ref else []
         body.append(line + [fmt(r[c]) for c in extra] + [fmt(r["params"])])
@@ -111,7 +121,7 @@ def _accuracy_markdown(group: pd.DataFrame) -> str:
 
 
 _ACC_FIXED = {"preset", "task", "model", "primary", "goal", "kind", "n", "mean", "std", "params", "best_possible",
-              "rank", "tied", "ratio_to_best_possible"}
+              "rank", "tied", "ratio_to_best_possible", "parity_failed"}
 
 
 def _throughput_markdown(group: pd.DataFrame) -> str:

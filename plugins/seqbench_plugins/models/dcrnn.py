@@ -21,7 +21,7 @@ from torch import nn
 from seqbench import hookimpl
 from seqbench.signatures import GRAPH, GraphProblem
 from seqbench.specs import ModelSpec, Preset
-from seqbench_plugins.models.graph_ops import check_adjacency, node_product, random_walk, to_sparse
+from seqbench_plugins.models.traffic_graph import check_adjacency, node_product, random_walk, to_sparse
 
 
 @dataclass(frozen=True)

@@ -76,20 +76,23 @@ class KneserNey(nn.Module):
             raise RuntimeError("ngram: call fit(batches) before forward")
         b, t = tokens.shape
         v = self.vocab_size
-        prob = torch.full((b * t, v), 1.0 / v, dtype=torch.float64, device=tokens.device)
-        code = torch.zeros(b, t, dtype=torch.long, device=tokens.device)
-        for k, table in enumerate(self.tables, start=1):  # lowest order first, interpolating upwards
+        # Order 1 has one (empty) context, the same at every position: interpolate it with the
+        # uniform distribution once, then refine each position with longer contexts.
+        base = torch.full((1, v), 1.0 / v, device=tokens.device)
+        one = torch.ones(1, dtype=torch.bool, device=tokens.device)
+        self.tables[0].interpolate(base, torch.zeros(1, dtype=torch.long, device=tokens.device), one)
+        prob = base.expand(b * t, v).clone()
+        code = tokens.clone()
+        for k, table in enumerate(self.tables[1:], start=2):
             # context of order k at t: the k-1 tokens ending at t = (context of order k-1 at t-1, x_t)
-            if k == 2:
-                code = tokens.clone()
-            elif k > 2:
+            if k > 2:
                 shifted = torch.zeros_like(code)
                 shifted[:, 1:] = code[:, :-1]
                 code = shifted * v + tokens
             valid = torch.zeros(b, t, dtype=torch.bool, device=tokens.device)
-            valid[:, k - 2 if k > 1 else 0:] = True
+            valid[:, k - 2 :] = True  # the first k-2 positions have too little history
             table.interpolate(prob, code.flatten(), valid.flatten())
-        return prob.log().float().view(b, t, v)
+        return prob.log_().view(b, t, v)
 
 
 @hookimpl

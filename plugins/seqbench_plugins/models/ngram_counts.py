@@ -52,16 +52,19 @@ class OrderTable:
         index = found.nonzero().squeeze(1)
         if len(index) == 0:
             return
-        r = row[index]
+        # Positions sharing a context share its row: gather each distinct row once (a frequent
+        # context such as "the" has thousands of followers), then expand.
+        r, inverse = torch.unique(row[index], return_inverse=True)
         starts, lengths = self.indptr[r], self.indptr[r + 1] - self.indptr[r]
         which = torch.repeat_interleave(torch.arange(len(r), device=r.device), lengths)
         offset = torch.arange(int(lengths.sum()), device=r.device) - torch.repeat_interleave(
             torch.cumsum(lengths, 0) - lengths, lengths) + torch.repeat_interleave(starts, lengths)
-        dense = torch.zeros(len(r), prob.shape[1], dtype=prob.dtype, device=prob.device)
-        dense[which, self.words[offset]] = self.discounted[offset].to(prob.dtype)
         total = self.total[r].to(prob.dtype)[:, None]
-        gamma = self.removed[r].to(prob.dtype)[:, None] / total
-        prob[index] = dense / total + gamma * prob[index]
+        rows = torch.zeros(len(r), prob.shape[1], dtype=prob.dtype, device=prob.device)
+        rows[which, self.words[offset]] = self.discounted[offset].to(prob.dtype)
+        rows /= total
+        gamma = (self.removed[r].to(prob.dtype)[:, None] / total)[inverse]
+        prob[index] = torch.addcmul(rows[inverse], gamma, prob[index])
 
 
 def discounts(counts: torch.Tensor) -> tuple[float, float, float]:

@@ -9,7 +9,9 @@ All three declare ``CAUSAL_SEQ``: (B, T, F) -> (B, T, H) and a streaming ``step`
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -32,7 +34,7 @@ SIZES: dict[Preset, RNNConfig] = {
     "paper": RNNConfig(hidden=650, layers=2, dropout=0.5),  # Zaremba et al. 2014, medium
 }
 
-CELLS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+CELLS: dict[str, Callable[..., nn.Module]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
 
 class RecurrentBackbone(nn.Module):
@@ -40,7 +42,7 @@ class RecurrentBackbone(nn.Module):
 
     def __init__(self, cell: str, problem: SeqProblem, config: RNNConfig) -> None:
         super().__init__()
-        kwargs = {"nonlinearity": "tanh"} if cell == "rnn" else {}
+        kwargs: dict[str, Any] = {"nonlinearity": "tanh"} if cell == "rnn" else {}
         self.rnn = CELLS[cell](
             problem.input_size,
             config.hidden,

@@ -2,7 +2,9 @@
 
 Batches are ``(inputs (B, T), targets (B, T))`` with ``targets = IGNORE`` on padding.
 Scores are computed over the whole split as sum of NLL / number of predicted tokens,
-never as a mean of per-batch means (the last batch is usually smaller).
+never as a mean of per-batch means (the last batch is usually smaller). Every window is
+scored from an empty history (no state carried between windows), the same for every model,
+so recurrent, convolutional, attention and count models see exactly the same context.
 """
 
 from __future__ import annotations

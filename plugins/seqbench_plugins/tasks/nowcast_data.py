@@ -33,6 +33,7 @@ import torch.nn.functional as F
 # HKO-7 (Shi et al. 2017): dBZ = 10 log10(a) + 10 b log10(R), a = 58.53, b = 1.56, and
 # pixel = (dBZ + 10) / 70 so that pixel values in [0, 1] cover -10 .. 60 dBZ.
 ZR_A, ZR_B = 58.53, 1.56
+GENERATOR_VERSION = 2  # part of the cache key: bump whenever a generator's output changes
 
 
 def pixel_to_rainrate(pixel: torch.Tensor) -> torch.Tensor:
@@ -95,8 +96,9 @@ def moving_digits(config: DigitsConfig, seed: int) -> torch.Tensor:
     """(N, T, 1, S, S) uint8 sequences of bouncing digits, composited with max as Moving MNIST."""
     g = _rng(seed, f"digits:{config}")
     n, d, t, s = config.count, config.num_digits, config.frames, config.size
-    bank = _digit_bank()
-    # Upscale 8x8 -> digit_size with bilinear smoothing, so strokes are as soft as MNIST's.
+    # A blank 1-pixel border first (some 8x8 digits touch their edge; rotated, that edge
+    # would show as a hard square), then bilinear upscaling so strokes are as soft as MNIST's.
+    bank = F.pad(_digit_bank(), (1, 1, 1, 1))
     bank = F.interpolate(bank, size=(config.digit_size, config.digit_size), mode="bilinear", align_corners=False)
     bank = (bank / bank.amax(dim=(2, 3), keepdim=True).clamp_min(1e-6)).clamp(0, 1)
     which = torch.randint(len(bank), (n * d,), generator=g)
@@ -195,7 +197,7 @@ def radar_echoes(config: RadarConfig, seed: int) -> torch.Tensor:
         # Each cell is a Gaussian bump in dBZ (a sharp core, a soft rim): (n, C, T, S, S).
         cell_dbz = dbz_peak[part, ..., None, None] * torch.exp(-0.5 * ((u / a) ** 2 + (v / b) ** 2))
         # Overlapping cells add in linear Z (mm^6/m^3), then go back to dBZ, as radar physics does.
-        z = torch.pow(10.0, cell_dbz / 10.0) - 1.0
+        z = torch.expm1(cell_dbz * (math.log(10.0) / 10.0))  # 10^(dBZ/10) - 1, exact near 0
         dbz = 10.0 * torch.log10(1.0 + z.sum(dim=1))
         pixel = torch.where(dbz > 5.0, (dbz + 10.0) / 70.0, torch.zeros_like(dbz))  # below 5 dBZ: clear air
         return (pixel.clamp(0, 1) * 255).round().to(torch.uint8).unsqueeze(2)
@@ -208,7 +210,8 @@ def cached(kind: str, config: DigitsConfig | RadarConfig, seed: int,
     """``make()``, cached under ~/.cache/seqbench keyed by the config (large sets only), written atomically."""
     if config.count < min_count:
         return make()
-    key = hashlib.sha256(json.dumps([kind, asdict(config), seed], sort_keys=True).encode()).hexdigest()[:16]
+    text = json.dumps([kind, GENERATOR_VERSION, asdict(config), seed], sort_keys=True)
+    key = hashlib.sha256(text.encode()).hexdigest()[:16]
     root = Path(os.environ.get("SEQBENCH_CACHE", Path.home() / ".cache" / "seqbench"))
     path = root / f"nowcast-{kind}-{key}.npy"
     if path.exists():

@@ -64,6 +64,7 @@ def save_sequence_png(rows: Sequence[tuple[str, torch.Tensor]], path: Path, titl
     try:
         with os.fdopen(fd, "wb") as handle:
             fig.savefig(handle, format="png", dpi=80)
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a picture beside a leaderboard is for everyone
         os.replace(tmp, path)
     finally:
         plt.close(fig)

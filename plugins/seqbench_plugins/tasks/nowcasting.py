@@ -134,6 +134,9 @@ MNIST_FILE_SIZES: dict[Preset, NowcastConfig] = {  # the file fixes 64x64 and 10
     "quick": NowcastConfig(64, 10, 10, 1000, 100, 200),
     "paper": NowcastConfig(64, 10, 10, 8000, 1000, 1000),
 }
+# quick: about 2-4 minutes per recurrent convolutional model on one CPU thread (TrajGRU
+# the slowest); enough for the orderings of Shi 2015 / 2017 to show, far from convergence.
+# paper: Shi 2017 trains with Adam at 1e-4 (for a GPU); validation picks the checkpoint.
 BUDGETS: dict[Preset, Budget] = {
     "smoke": Budget(steps=2, batch_size=4, lr=1e-3, eval_batch_size=16),
     "quick": Budget(steps=200, batch_size=8, lr=2e-3, eval_batch_size=50),

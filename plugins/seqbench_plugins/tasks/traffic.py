@@ -52,12 +52,15 @@ class SimPreset:
 # quick: 4 weeks (HA sees each time of week ~3 times); test windows every 15 minutes keep the
 # per-sensor backbones' evaluation (207 sequences per window) within the quick budget.
 SIM_PRESETS: dict[str, dict[Preset, SimPreset]] = {
-    g: {"smoke": SimPreset("synthetic", 1.2), "quick": SimPreset(g, 28, 3), "paper": SimPreset(g, 120)}
-    for g in ("metr-la", "pems-bay")
+    g: {"smoke": SimPreset("synthetic", 1.2, nodes=n), "quick": SimPreset(g, 28, 3), "paper": SimPreset(g, days)}
+    for g, n, days in (("metr-la", 12, 120), ("pems-bay", 16, 180))  # METR-LA: 4 months, PEMS-BAY: 6
 }
 
 BUDGETS: dict[Preset, Budget] = {
     "smoke": Budget(steps=4, batch_size=8, lr=5e-3, eval_batch_size=64),
+    # quick: 8 windows = 1656 sensor histories a step. DCRNN (2x32, K=2) and the per-sensor GRU (2x128)
+    # are the expensive pairs (~0.4 s a step on one free core; measured ~4.5 min a pair on one
+    # thread of a busy shared 2-core machine), which bounds the budget.
     "quick": Budget(steps=250, batch_size=8, lr=5e-3, eval_batch_size=32),
     "paper": Budget(steps=40_000, batch_size=64, lr=1e-2, eval_batch_size=64, eval_every=2000),  # DCRNN's setup
 }

@@ -16,7 +16,8 @@ import numpy as np
 
 from seqbench.signatures import TreeProblem
 from seqbench.specs import Preset
-from seqbench_plugins.tasks.tree_data import Example, JointVocab, Tree, encode, from_brackets
+from seqbench_plugins.tasks.tree_batch import Example, JointVocab, encode
+from seqbench_plugins.tasks.tree_data import Tree, from_brackets
 from seqbench_plugins.tasks.tree_python import INPUT_VOCAB, PythonConfig, char_ids, extract, stdlib_root
 from seqbench_plugins.tasks.tree_synth import Grammar, SynthConfig, label_names, preorder_ids, sample_split
 

@@ -6,18 +6,21 @@ without being told how many children a node has. Data: :mod:`.tree_synth` (the p
 trees, input = pre-order labels) and :mod:`.tree_python` (expressions of real Python source).
 
 **TREE call contract.** A TREE model is built from a :class:`~seqbench.signatures.TreeProblem`
-(vocabularies and size limits) and implements two methods on :class:`.tree_data.TreeBatch`:
+(vocabularies and size limits) and implements two methods on :class:`.tree_batch.TreeBatch`:
 
 * ``module(batch) -> (B,) float``: the negative log-likelihood (nats) of each gold tree given its
   source, teacher-forced. The task trains on their sum divided by the number of gold nodes.
 * ``module.decode(batch.src, batch.src_len) -> list[Tree]``: one predicted tree per example
   (``src``: (B, L) input ids right-padded with 0, ``src_len``: (B,)), within the problem's
-  max_nodes / max_depth / max_children. Metrics are computed on these.
+  max_nodes / max_depth / max_children. Metrics are computed on these (``tree_data.Tree``).
 
 A third-party model reads whatever fields it needs: flat pre-order node arrays (labels, parent,
 previous sibling, depth, sibling rank, has_children, has_next) or the bracketed linearisation
 (``lm_in`` / ``lm_out`` / ``lm_mask``). Generic CAUSAL_SEQ backbones pair through
-:class:`.tree_lm.TreeLM`. Throughput units are **nodes** (gold nodes per batch).
+:class:`.tree_lm.TreeLM` (greedy decoding for the metrics; ``TreeLM.beam = k`` switches to beam
+search). Throughput units are **nodes** (gold nodes per batch). Examples outside the size limits
+never reach a model: they are skipped while the data is built and counted in ``task.data.skipped``
+(logged); malformed tree strings and empty inputs raise clear errors (``TreeFormatError`` / ``ValueError``).
 """
 
 from __future__ import annotations
@@ -33,7 +36,8 @@ from seqbench import hookimpl
 from seqbench.signatures import CAUSAL_SEQ, TREE, SeqProblem, Signature
 from seqbench.specs import Budget, MetricSpec, Preset, TaskContext, TaskSpec
 from seqbench.task import Task, to_device
-from seqbench_plugins.tasks.tree_data import Example, JointVocab, Tree, TreeBatch, collate
+from seqbench_plugins.tasks.tree_batch import Example, JointVocab, TreeBatch, collate
+from seqbench_plugins.tasks.tree_data import Tree
 from seqbench_plugins.tasks.tree_lm import TreeLM
 from seqbench_plugins.tasks.tree_metrics import TreeScores
 from seqbench_plugins.tasks.tree_sources import PY, SYNTH, TreeData, load_python, load_synthetic
@@ -120,12 +124,12 @@ METRICS = (
 BUDGETS: dict[str, dict[Preset, Budget]] = {
     "tree-synthetic": {
         "smoke": Budget(steps=8, batch_size=16, lr=3e-3, eval_batch_size=64),
-        "quick": Budget(steps=1500, batch_size=32, lr=2e-3, eval_batch_size=250, eval_every=300),
+        "quick": Budget(steps=1200, batch_size=32, lr=2e-3, eval_batch_size=250, eval_every=300),
         "paper": Budget(steps=30000, batch_size=64, lr=1e-3, eval_batch_size=500, eval_every=2000),
     },
     "tree-python": {
         "smoke": Budget(steps=8, batch_size=16, lr=3e-3, eval_batch_size=64),
-        "quick": Budget(steps=1500, batch_size=32, lr=2e-3, eval_batch_size=250, eval_every=300),
+        "quick": Budget(steps=1200, batch_size=32, lr=2e-3, eval_batch_size=250, eval_every=300),
         "paper": Budget(steps=30000, batch_size=64, lr=1e-3, eval_batch_size=500, eval_every=2000),
     },
 }

@@ -1,0 +1,1 @@
+"""pytest-benchmark suites of seqbench (run: ``pytest benchmarks/ --benchmark-only``)."""

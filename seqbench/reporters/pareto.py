@@ -1,0 +1,91 @@
+"""Accuracy against throughput per task (PNG): the Pareto front is the answer most users want.
+
+One figure per (preset, task, device): x = inference samples/s (log scale, median over
+seeds), y = primary metric (mean over seeds, error bar = std). Models no other model beats
+on both axes form the front, joined by a line. Pairs that failed the CPU–CUDA parity check
+are drawn hollow and labelled ``(parity!)``.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pandas as pd
+
+from seqbench import hookimpl
+from seqbench.store import atomic_write
+
+X = "measure.infer_samples_per_s"
+
+
+def pareto_front(points: pd.DataFrame, goal: str) -> list[str]:
+    """Models not dominated: no other is at least as fast and at least as accurate, one strictly."""
+    front = []
+    for name, row in points.iterrows():
+        dominated = False
+        for other, o in points.iterrows():
+            if other == name:
+                continue
+            better = o["y"] <= row["y"] if goal == "min" else o["y"] >= row["y"]
+            strictly = o["x"] > row["x"] or (o["y"] < row["y"] if goal == "min" else o["y"] > row["y"])
+            if o["x"] >= row["x"] and better and strictly:
+                dominated = True
+                break
+        if not dominated:
+            front.append(str(name))
+    return front
+
+
+def _points(group: pd.DataFrame, primary: str) -> pd.DataFrame:
+    cols = {"x": (X, "median"), "y": (f"metric.{primary}", "mean"), "err": (f"metric.{primary}", "std")}
+    if "measure.parity_ok" in group:
+        cols["parity"] = ("measure.parity_ok", "min")
+    points = group.groupby("model").agg(**cols).dropna(subset=["x", "y"])
+    points["err"] = points["err"].fillna(0.0)
+    return points
+
+
+@hookimpl
+def seqbench_write_reports(results: pd.DataFrame, output_dir: Path) -> list[Path]:
+    if results.empty or X not in results:
+        return []
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ok = results[results["status"] == "ok"]
+    written: list[Path] = []
+    for (preset, task, device), group in ok.groupby(["preset", "task", "device"], sort=True):
+        primary, goal = group["primary"].iloc[0], group["goal"].iloc[0]
+        if not primary or f"metric.{primary}" not in group:
+            continue
+        points = _points(group, primary)
+        if len(points) < 1:
+            continue
+        front = pareto_front(points, goal)
+        fig, ax = plt.subplots(figsize=(6.4, 4.8))
+        for name, p in points.iterrows():
+            failed = "parity" in p and p["parity"] == 0
+            ax.errorbar(p["x"], p["y"], yerr=p["err"], fmt="o", mfc="none" if failed else None,
+                        color="C3" if name in front else "C0", capsize=3)
+            ax.annotate(f"{name}{' (parity!)' if failed else ''}", (p["x"], p["y"]), textcoords="offset points",
+                        xytext=(4, 4), fontsize=8)
+        line = points.loc[front].sort_values("x")
+        ax.plot(line["x"], line["y"], "--", color="C3", label="Pareto front")
+        ax.set_xscale("log")
+        ax.set_xlabel(f"inference samples/s on {device} (median over seeds)")
+        ax.set_ylabel(f"{primary} ({'lower' if goal == 'min' else 'higher'} is better)")
+        ax.set_title(f"{task} ({preset}): accuracy vs throughput")
+        ax.legend(loc="best", fontsize=8)
+        fig.tight_layout()
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=110)
+        plt.close(fig)
+        path = output_dir / "plots" / f"pareto-{preset}-{task}-{str(device).replace(':', '')}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_write(path, "wb") as handle:
+            handle.write(buffer.getvalue())
+        written.append(path)
+    return written
