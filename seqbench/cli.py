@@ -96,8 +96,11 @@ def cmd_list(args: argparse.Namespace, registry: Registry) -> int:
 
 
 def cmd_plugins(args: argparse.Namespace, registry: Registry) -> int:
-    rows: list[list[object]] = [[p.name, p.origin, p.distribution, p.version, p.entry_point, ", ".join(p.models), ", ".join(p.tasks),
-             "; ".join(p.errors) or "ok"] for p in registry.plugins]
+    rows: list[list[object]] = [
+        [p.name, p.origin, p.distribution, p.version, p.entry_point, ", ".join(p.models), ", ".join(p.tasks),
+         "; ".join(p.errors) or "ok"]
+        for p in registry.plugins
+    ]
     print(_table(rows, ["plugin", "origin", "distribution", "version", "entry point", "models", "tasks", "status"]))
     return 0
 
