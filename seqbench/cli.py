@@ -152,7 +152,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--models", action="append", help="names or glob patterns, comma separated (default: all)")
     run.add_argument("--tasks", action="append", help="names or glob patterns, comma separated (default: all)")
     run.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N, auto, or a comma list (default: cpu)")
-    run.add_argument("--seeds", help="a count (3) or a list (0,1,2); default 1 at smoke, 3 otherwise")
+    run.add_argument("--seeds", help="a count N (seeds 0..N-1) or a comma list (0,1,2; a single seed 7 as 7,); "
+                     "default 1 at smoke, 3 otherwise")
     run.add_argument("--preset", choices=PRESETS, default="quick", help="sizes and budgets (default: quick)")
     run.add_argument("--timeout", type=float, help="per-job time limit in seconds (default depends on the preset)")
     run.add_argument("--output", default="results", help="output folder (default: results/)")
