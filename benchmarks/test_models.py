@@ -50,16 +50,21 @@ def prepared(registry: Registry, model: str, task_name: str, preset: str, device
     return task, module, batch
 
 
+def _describe(benchmark: Any, task: Any, batch: Any, group: str, preset: str) -> None:
+    """Group the benchmark and record what one call processes, so saved JSON is self-describing."""
+    samples, units = task.count(batch)
+    benchmark.group = group
+    benchmark.extra_info.update(samples=samples, units=units, unit=task.spec.unit, preset=preset,
+                                threads=torch.get_num_threads())
+
+
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize(("model", "task_name"), PAIRS)
 def test_forward(benchmark: Any, registry: Registry, preset: str, model: str, task_name: str, device: str) -> None:
     task, module, batch = prepared(registry, model, task_name, preset, device)
     module.eval()
     dev = torch.device(device)
-    samples, units = task.count(batch)
-    benchmark.group = f"forward-{task_name}-{device}"
-    benchmark.extra_info.update(samples=samples, units=units, unit=task.spec.unit, preset=preset,
-                                threads=torch.get_num_threads())
+    _describe(benchmark, task, batch, f"forward-{task_name}-{device}", preset)
 
     def forward() -> None:
         with torch.no_grad():
@@ -78,10 +83,7 @@ def test_forward_backward(benchmark: Any, registry: Registry, preset: str, model
         pytest.skip(f"{model} has no trainable parameters (a fitted baseline)")
     module.train()
     dev = torch.device(device)
-    samples, units = task.count(batch)
-    benchmark.group = f"forward-backward-{task_name}-{device}"
-    benchmark.extra_info.update(samples=samples, units=units, unit=task.spec.unit, preset=preset,
-                                threads=torch.get_num_threads())
+    _describe(benchmark, task, batch, f"forward-backward-{task_name}-{device}", preset)
 
     def forward_backward() -> None:
         module.zero_grad(set_to_none=True)
