@@ -23,8 +23,12 @@ Forward contracts (B = batch, T = time):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,12 @@ class FrameProblem:
     width: int
     in_frames: int
     out_frames: int
+
+    def check_input(self, frames: torch.Tensor) -> None:
+        """Raise a clear error unless ``frames`` is (B, in_frames, channels, height, width)."""
+        if tuple(frames.shape[1:]) != (self.in_frames, self.channels, self.height, self.width):
+            raise ValueError(f"expected frames (B, {self.in_frames}, {self.channels}, {self.height}, {self.width}), "
+                             f"got {tuple(frames.shape)}")
 
 
 @dataclass(frozen=True, eq=False)

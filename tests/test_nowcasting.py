@@ -168,9 +168,10 @@ def test_models_map_frames_to_frames(build: Callable[[FrameProblem, Preset], tor
     assert out.shape == (2, 4, 1, 16, 16) and torch.isfinite(out).all()
 
 
-def test_wrong_frame_shape_is_a_clear_error() -> None:
+@pytest.mark.parametrize("build", [build_convgru, build_predrnn])
+def test_wrong_frame_shape_is_a_clear_error(build: Callable[[FrameProblem, Preset], torch.nn.Module]) -> None:
     with pytest.raises(ValueError, match=r"expected frames \(B, 3, 1, 16, 16\), got \(2, 3, 1, 8, 8\)"):
-        build_convgru(PROBLEM, "smoke")(torch.rand(2, 3, 1, 8, 8))
+        build(PROBLEM, "smoke")(torch.rand(2, 3, 1, 8, 8))
 
 
 @pytest.mark.parametrize("preset", ["smoke", "quick", "paper"])

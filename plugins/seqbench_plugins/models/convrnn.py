@@ -172,9 +172,7 @@ class EncoderForecaster(nn.Module):
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         b, t_in, ch, height, width = frames.shape
         p = self.problem
-        if (t_in, ch, height, width) != (p.in_frames, p.channels, p.height, p.width):
-            raise ValueError(f"expected frames (B, {p.in_frames}, {p.channels}, {p.height}, {p.width}), "
-                             f"got {tuple(frames.shape)}")
+        p.check_input(frames)
         x_all = F.pixel_unshuffle(frames.reshape(b * t_in, ch, height, width), self.patch)
         x_all = self.stem(x_all).view(b, t_in, -1, *self.sides[0])
         encoder, forecaster = cast(list[ConvCell], list(self.encoder)), cast(list[ConvCell], list(self.forecaster))

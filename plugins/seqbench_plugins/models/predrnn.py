@@ -84,11 +84,9 @@ class PredRNN(nn.Module):
         self.out = nn.Conv2d(hid[-1], channels, 1)
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
-        b, t_in, ch, height, width = frames.shape
+        b, t_in, _, height, width = frames.shape
         p = self.problem
-        if (t_in, ch, height, width) != (p.in_frames, p.channels, p.height, p.width):
-            raise ValueError(f"expected frames (B, {p.in_frames}, {p.channels}, {p.height}, {p.width}), "
-                             f"got {tuple(frames.shape)}")
+        p.check_input(frames)
         side = (height // self.patch, width // self.patch)
         hs = [frames.new_zeros(b, hidden, *side) for hidden in self.hidden]
         cs = [torch.zeros_like(h) for h in hs]
