@@ -5,17 +5,25 @@ published / reference-code figures; where seqbench's count differs, ``note`` say
 
 * TCN (Bai et al. 2018, copy memory: 1 input channel, 10-way linear read-out, 12,530
   here; adding problem: 2 inputs, 1 output, 96,001 here): the same architecture and head.
-* ConvLSTM (15.08 M in the reference PredRNN code base: 4 stacked ConvLSTM layers x 128 at
-  one resolution, 16x16 after 4x4 patches). seqbench's ConvLSTM is Shi et al.'s
-  encoder-forecaster: the same 4 x 128 hidden, 5x5 kernels and 4x4 patches, but each level
-  halves the spatial side (16, 8, 4, 2) and the forecaster has its own cells, so the
-  count differs (``ConvRNNConfig`` has no single-resolution stacked mode).
+* ConvLSTM (15.08 M in the PredRNN code base: 4 ConvLSTM layers x 128 stacked at one
+  resolution, 5x5 kernels, 16x16 after 4x4 patches): seqbench's ``convlstm-stacked`` has the
+  same layout and 12,070,928 parameters. The reference cell also builds an output
+  convolution (256 -> 128, 5x5) and a 1x1 fusion (256 -> 128) that its forward never calls:
+  3,407,872 parameters; without them it has 11,675,648. seqbench's cell adds Shi 2015's
+  peepholes (393,216) and gate biases (2,048; 16 in the read-out): 11,675,648 again without
+  them (``test_convlstm_reference_arithmetic``).
 * PredRNN (23.84 M): 4 ST-LSTM layers x 128, 5x5 kernels, 4x4 patches: the same layout.
 * DCRNN (372,353): 207 sensors, K = 2 random-walk hops each way, 2 layers x 64, input 2.
-* TrajGRU (HKO-7: three stages, L = 13 / 13 / 9): ``ConvRNNConfig.links`` is one L for
-  every stage, so all three stages use L = 13 here (the third stage has 4 links more than
-  the reference); frames 240x240 cut into 4x4 patches (60 / 30 / 15 per stage) instead of
-  the reference's strided 7x7 stem convolution.
+* TrajGRU (12,753,909 in the HKO-7 reference code, Shi et al. 2017 / its PyTorch port,
+  counted from its layer list; 11,604,373 here): the same three stages -- 7x7/5 stem to 8
+  channels, TrajGRU 64, 5x5/3 conv to 192, TrajGRU 192, 3x3/2 conv, TrajGRU 192; deconvs
+  4/2, 5/3, 7/5 + 3x3 and 1x1 convs back; L = 13 / 13 / 9 in the encoder and 9 / 13 / 13 in
+  the forecaster (finest first), flow network 32 channels of 5x5 -- on 240x240 frames
+  (sides 48 / 16 / 8 instead of 96 / 32 / 16 at 480x480), 5 -> 20. The 1,149,536 missing
+  are the reference's input-to-state and input-to-flow convs of the top forecaster cell,
+  which it builds but never calls (that cell has no input). Also different, without
+  changing the count: the flow conv starts at zero here (the PyTorch default there), and
+  the warp uses align_corners=True and +flow where the reference samples at -flow.
 """
 
 from __future__ import annotations
@@ -66,30 +74,27 @@ def _frames(c: int, size: int, t_in: int, t_out: int) -> Callable[[int], tuple[t
     return lambda b: (torch.rand(b, t_in, c, size, size), torch.rand(b, t_out, c, size, size))
 
 
-def _convlstm() -> nn.Module:
-    from seqbench_plugins.models.convrnn import ConvLSTMCell, ConvRNNConfig, EncoderForecaster
+def _stack(name: str) -> Callable[[], nn.Module]:
+    def build() -> nn.Module:
+        from seqbench_plugins.models.predrnn import PredRNN, StackConfig, StackedConvLSTM
 
-    config = ConvRNNConfig(hidden=(128, 128, 128, 128), base=16, kernel=5, stem=16)
-    return EncoderForecaster(FrameProblem(1, 64, 64, 10, 10), config,
-                             lambda i, h, y, x: ConvLSTMCell(i, h, config.kernel, y, x))
+        config = StackConfig(hidden=(128, 128, 128, 128), base=16, kernel=5)
+        return {"predrnn": PredRNN, "convlstm": StackedConvLSTM}[name](FrameProblem(1, 64, 64, 10, 10), config)
 
-
-def _predrnn() -> nn.Module:
-    from seqbench_plugins.models.predrnn import PredRNN, PredRNNConfig
-
-    return PredRNN(FrameProblem(1, 64, 64, 10, 10), PredRNNConfig(hidden=(128, 128, 128, 128), base=16, kernel=5))
+    return build
 
 
 def _trajgru() -> nn.Module:
-    from seqbench_plugins.models.convrnn import ConvGRUCell, ConvRNNConfig, EncoderForecaster
-    from seqbench_plugins.models.trajgru import TrajectoryH2H
+    from seqbench_plugins.models.convrnn import ConvRNNConfig
+    from seqbench_plugins.models.frame_layout import Resample
+    from seqbench_plugins.models.trajgru import trajgru_encoder_forecaster
 
-    config = ConvRNNConfig(hidden=(64, 192, 192), base=64, kernel=5, stem=16, links=13, flow_hidden=32)
-
-    def cell(in_channels: int, hidden: int, height: int, width: int) -> ConvGRUCell:
-        return ConvGRUCell(in_channels, hidden, TrajectoryH2H(in_channels, hidden, config.links, config.flow_hidden))
-
-    return EncoderForecaster(FrameProblem(1, 240, 240, 5, 20), config, cell)
+    # HKO-7 (Shi et al. 2017): 7x7/5 stem to 8 channels, 5x5/3 conv to 192, 3x3/2 conv
+    # (deconvs 7/5, 5/3, 4/2 back); sides 48 / 16 / 8 at 240x240. base / stem are unused here.
+    strided = (Resample(8, 7, 5, 1), Resample(192, 5, 3, 1), Resample(192, 3, 2, 1, up_kernel=4))
+    config = ConvRNNConfig(hidden=(64, 192, 192), base=240, kernel=5, stem=8, links=(13, 13, 9),
+                           forecaster_links=(9, 13, 13), flow_hidden=32, strided=strided)
+    return trajgru_encoder_forecaster(FrameProblem(1, 240, 240, 5, 20), config)
 
 
 def _metr_la() -> np.ndarray:
@@ -109,10 +114,10 @@ REFERENCES = [
               lambda b: (torch.rand(b, 1020, 1), torch.rand(b, 1020, 10)), 32, 12_500),
     Reference("tcn-adding", _tcn(30, 8, 7, 2, 1, 600),
               lambda b: (torch.rand(b, 600, 2), torch.rand(b, 600, 1)), 32, 96_000),
-    Reference("convlstm-moving-mnist", _convlstm, _frames(1, 64, 10, 10), 4, 15_080_000),
-    Reference("predrnn-moving-mnist", _predrnn, _frames(1, 64, 10, 10), 4, 23_840_000),
+    Reference("convlstm-moving-mnist", _stack("convlstm"), _frames(1, 64, 10, 10), 4, 15_080_000),
+    Reference("predrnn-moving-mnist", _stack("predrnn"), _frames(1, 64, 10, 10), 4, 23_840_000),
     Reference("dcrnn-metr-la", _dcrnn, lambda b: (torch.rand(b, 12, 207, 2), torch.rand(b, 12, 207, 1)), 16, 372_353),
-    Reference("trajgru-hko7", _trajgru, _frames(1, 240, 5, 20), 2, None),
+    Reference("trajgru-hko7", _trajgru, _frames(1, 240, 5, 20), 2, 12_753_909),
 ]
 
 

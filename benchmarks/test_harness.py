@@ -9,14 +9,15 @@ from benchmarks.stability import stability
 
 
 def test_overhead_smoke() -> None:
-    ratios = overhead_ratios("smoke", rounds=1, min_time=0.01)
-    assert ratios and all(r > 0 for r in ratios.values())
+    figures = overhead_ratios("smoke", pairs=2, min_time=0.01)
+    assert figures and all(o.ratio > 0 and o.iqr >= 0 and o.pairs == 2 for o in figures)
+    assert {o.model for o in figures} >= {"lstm", "gru", "rnn", "tcn", "transformer"}
 
 
 @pytest.mark.slow
 def test_harness_overhead_at_most_3_percent() -> None:
-    ratios = overhead_ratios("quick", rounds=5)
-    assert all(r >= 0.97 for r in ratios.values()), ratios
+    figures = overhead_ratios("quick")
+    assert all(o.ratio >= 0.97 for o in figures), figures
 
 
 @pytest.mark.slow

@@ -29,6 +29,22 @@ def test_reference_parameter_count(ref: Reference) -> None:
         assert abs(params - ref.reference_params) <= PARAM_TOLERANCE * ref.reference_params, (params, ref)
 
 
+def test_convlstm_reference_arithmetic() -> None:
+    """The ConvLSTM count differs from the reference code's for the reasons reference.py gives."""
+    from seqbench_plugins.models.predrnn import StackedConvLSTM
+
+    (ref,) = (r for r in REFERENCES if r.name == "convlstm-moving-mnist")
+    module = ref.build()
+    assert isinstance(module, StackedConvLSTM)
+    peepholes = sum(cell.peep.numel() for cell in module.cells)  # type: ignore[union-attr]
+    biases = sum(m.bias.numel() for m in module.modules() if isinstance(m, torch.nn.Conv2d) and m.bias is not None)
+    shared = count(module) - peepholes - biases
+    hidden, kernel, layers = 128, 5, 4
+    unused_in_reference = layers * (2 * hidden * hidden * kernel**2 + 2 * hidden * hidden)  # conv_o + conv_last
+    assert (peepholes, biases) == (layers * 3 * hidden * 16 * 16, layers * 4 * hidden + 16)
+    assert shared + unused_in_reference == 15_083_520  # reported as 15.08 M
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("phase", ["train", "inference"])

@@ -9,10 +9,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from seqbench_plugins.models.convrnn import build_convgru, build_convlstm
+from seqbench_plugins.models.convrnn import (
+    CellFactory,
+    ConvRNNConfig,
+    EncoderForecaster,
+    Resample,
+    build_convgru,
+    build_convlstm,
+    convgru_cell,
+    convlstm_cell,
+    level_sides,
+)
 from seqbench_plugins.models.nowcast_baselines import build_flow, build_last_frame
 from seqbench_plugins.models.predrnn import build_predrnn
-from seqbench_plugins.models.trajgru import build_trajgru, warp
+from seqbench_plugins.models.trajgru import TrajectoryH2H, build_trajgru, trajgru_encoder_forecaster, warp
 from seqbench_plugins.tasks import nowcast_loader
 from seqbench_plugins.tasks.nowcast_data import (
     DigitsConfig,
@@ -182,6 +192,73 @@ def test_trajgru_has_no_more_parameters_than_convgru(preset: Preset) -> None:
         return sum(p.numel() for p in m.parameters())
 
     assert count(build_trajgru(problem, preset)) <= count(build_convgru(problem, preset))
+
+
+def _count(m: torch.nn.Module) -> int:
+    return sum(p.numel() for p in m.parameters())
+
+
+# Counts at 64x64, 10 -> 10, taken before per-level links and the strided layout existed.
+@pytest.mark.parametrize(
+    ("build", "counts"),
+    [(build_convgru, (35_456, 485_360, 4_657_044)), (build_convlstm, (59_640, 883_088, 8_677_172)),
+     (build_trajgru, (29_764, 408_516, 3_864_336))],
+)
+def test_default_layout_parameter_counts_unchanged(build: Callable[[FrameProblem, Preset], torch.nn.Module],
+                                                   counts: tuple[int, int, int]) -> None:
+    problem = FrameProblem(1, 64, 64, 10, 10)
+    assert tuple(_count(build(problem, preset)) for preset in ("smoke", "quick", "paper")) == counts
+
+
+def test_per_level_links_are_honoured() -> None:
+    config = ConvRNNConfig(hidden=(4, 4, 4), base=8, kernel=3, stem=4, links=(3, 5, 2), forecaster_links=(2, 5, 7),
+                           flow_hidden=4)
+    model = trajgru_encoder_forecaster(PROBLEM, config)
+
+    def flow_channels(cells: torch.nn.Module) -> list[int]:  # 2 L per level, finest first
+        return [m.flows.out_channels for m in cells.modules() if isinstance(m, TrajectoryH2H)]
+
+    assert flow_channels(model.encoder) == [6, 10, 4] and flow_channels(model.forecaster) == [4, 10, 14]
+    model = trajgru_encoder_forecaster(PROBLEM, replace(config, links=6, forecaster_links=None))
+    assert flow_channels(model.encoder) == flow_channels(model.forecaster) == [12] * 3
+
+
+@pytest.mark.parametrize("field", ["links", "forecaster_links", "strided"])
+def test_per_level_fields_need_one_entry_per_level(field: str) -> None:
+    value = (Resample(4, 3, 1, 1), Resample(4, 3, 2, 1, 4)) if field == "strided" else (13, 9)
+    with pytest.raises(ValueError, match=rf"ConvRNNConfig\.{field} must have one entry per level \(3 for "):
+        ConvRNNConfig(hidden=(4, 4, 4), base=8, kernel=3, stem=4, **{field: value})  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"links must be >= 1"):
+        ConvRNNConfig(hidden=(4, 4), base=8, kernel=3, stem=4, links=(3, 0))
+
+
+# HKO-7's resampling (Shi 2017): 7x7/5 stem, 5x5/3 and 3x3/2 convs, deconvs 7/5, 5/3, 4/2.
+HKO7 = (Resample(4, 7, 5, 1), Resample(6, 5, 3, 1), Resample(6, 3, 2, 1, up_kernel=4))
+
+
+def test_strided_sides_follow_the_conv_arithmetic() -> None:
+    assert level_sides(FrameProblem(1, 480, 480, 5, 20), 1, HKO7) == [(96, 96), (32, 32), (16, 16)]
+    assert level_sides(FrameProblem(1, 240, 240, 5, 20), 1, HKO7) == [(48, 48), (16, 16), (8, 8)]
+    with pytest.raises(ValueError, match=r"frames 32x32 do not fit.*level 1 32x32 -> 7x7 conv, stride 5.*-> 6x6, "
+                                         r"which the transposed conv maps back to 30x30"):
+        level_sides(FrameProblem(1, 32, 32, 5, 20), 1, HKO7)
+    with pytest.raises(ValueError, match=r"frames 20x20 do not fit.*level 3 5x5"):  # odd side in the default layout
+        build_convgru(FrameProblem(1, 20, 20, 3, 4), "quick")
+
+
+@pytest.mark.parametrize("kind", ["convgru", "convlstm", "trajgru"])
+def test_strided_layout_maps_frames_to_frames(kind: str) -> None:
+    problem = FrameProblem(channels=2, height=30, width=60, in_frames=3, out_frames=2)
+    config = ConvRNNConfig(hidden=(4, 6, 6), base=0, kernel=3, stem=0, links=(3, 3, 2), flow_hidden=4, strided=HKO7)
+    cells: dict[str, CellFactory] = {"convgru": convgru_cell(3), "convlstm": convlstm_cell(3)}
+    model = trajgru_encoder_forecaster(problem, config) if kind == "trajgru" else \
+        EncoderForecaster(problem, config, cells[kind])
+    assert model.sides == [(6, 12), (2, 4), (1, 2)]
+    out = model(torch.rand(2, 3, 2, 30, 60))
+    assert out.shape == (2, 2, 2, 30, 60) and torch.isfinite(out).all()
+    out.square().mean().backward()
+    grad = next(model.stem.parameters()).grad  # the strided stem conv is trained through both halves
+    assert grad is not None and grad.abs().sum() > 0
 
 
 def test_warp_zero_flow_is_identity_and_integer_flow_shifts() -> None:

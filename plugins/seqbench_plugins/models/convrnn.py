@@ -7,15 +7,21 @@ NIPS 2017 (ConvGRU baseline, and the encoder-forecaster with down- and up-sampli
 recurrent levels used here for every cell type, so that ConvLSTM, ConvGRU and TrajGRU
 differ only in their recurrent cell).
 
-Encoder: frame -> patches (space-to-depth, as Shi 2015's 4x4 patches) -> stem conv -> RNN_1
--> strided conv -> RNN_2 -> ... Forecaster (its own weights): starts from the encoder
-states, has no input at the top level, and runs top-down RNN_n -> deconv -> ... -> RNN_1
--> output conv -> depth-to-space, once per future frame.
+Encoder: frame -> stem -> RNN_1 -> strided conv -> RNN_2 -> ... Forecaster (its own
+weights): starts from the encoder states, has no input at the top level, and runs top-down
+RNN_n -> deconv -> ... -> RNN_1 -> output head, once per future frame. Two layouts:
+
+* default: frames cut into power-of-two patches (space-to-depth, as Shi 2015's 4x4
+  patches), a 3x3 stem, 3x3 stride-2 convs that keep the channels, so every level halves
+  the side; the head is a 3x3 conv then depth-to-space.
+* ``ConvRNNConfig.strided``: Shi 2017's HKO-7 layout, one ``Resample`` per level (the stem
+  conv, then each conv between levels, with its own kernel, stride and channels) mirrored
+  by transposed convs in the forecaster; the head is deconv + 3x3 conv + 1x1 conv.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import cast
 
@@ -26,18 +32,42 @@ from torch import nn
 from seqbench import hookimpl
 from seqbench.signatures import FRAMES, FrameProblem
 from seqbench.specs import ModelSpec, Preset
+from seqbench_plugins.models.frame_layout import Resample, level_sides, patch_size
 
 State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
 
 
+Links = int | tuple[int, ...]
+
+
 @dataclass(frozen=True)
 class ConvRNNConfig:
-    hidden: tuple[int, ...]  # state channels per level, finest first; each level halves the side
-    base: int  # largest side of level 1: frames are cut into patches until they fit
+    hidden: tuple[int, ...]  # state channels per level, finest first
+    base: int  # default layout: largest side of level 1 (frames are cut into patches until they fit)
     kernel: int  # state-to-state kernel of ConvGRU / ConvLSTM
-    stem: int  # channels of the stem convolution
-    links: int = 13  # TrajGRU: number of flow fields L
+    stem: int  # default layout: channels of the stem convolution
+    links: Links = 13  # TrajGRU: number of flow fields L, for every level or one per level (finest first)
     flow_hidden: int = 16  # TrajGRU: channels of the flow-generating network
+    # TrajGRU forecaster's L per level when it differs from the encoder's (HKO-7: encoder
+    # 13 / 13 / 9, forecaster 9 / 13 / 13, finest first); None: the same as ``links``.
+    forecaster_links: Links | None = None
+    # One Resample per level (the first is the stem): the HKO-7 layout. None: the default
+    # layout, and then ``base`` and ``stem`` apply; with it they are ignored.
+    strided: tuple[Resample, ...] | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("links", "forecaster_links", "strided"):
+            value = getattr(self, name)
+            if isinstance(value, tuple) and len(value) != len(self.hidden):
+                raise ValueError(f"ConvRNNConfig.{name} must have one entry per level ({len(self.hidden)} for "
+                                 f"hidden={self.hidden}), got {len(value)}: {value}")
+        if min(self.level_links() + self.level_links(forecaster=True)) < 1:
+            raise ValueError(f"ConvRNNConfig.links must be >= 1, got {self.links} / {self.forecaster_links}")
+
+    def level_links(self, forecaster: bool = False) -> tuple[int, ...]:
+        """TrajGRU's L at every level, finest first, for the encoder or the forecaster."""
+        links = self.links if not forecaster or self.forecaster_links is None else self.forecaster_links
+        return links if isinstance(links, tuple) else (links,) * len(self.hidden)
 
 
 SIZES: dict[Preset, ConvRNNConfig] = {
@@ -46,16 +76,6 @@ SIZES: dict[Preset, ConvRNNConfig] = {
     # Shi 2017 MovingMNIST++ sizes (64 / 96 / 96 channels, L = 13, 5x5 kernels).
     "paper": ConvRNNConfig(hidden=(64, 96, 96), base=32, kernel=5, stem=16, links=13, flow_hidden=32),
 }
-
-
-def patch_size(problem: FrameProblem, base: int) -> int:
-    """Smallest power-of-two patch that brings the frame's larger side down to ``base``."""
-    p = 1
-    while max(problem.height, problem.width) // p > base:
-        p *= 2
-    if problem.height % p or problem.width % p:
-        raise ValueError(f"frame size {problem.height}x{problem.width} is not divisible into {p}x{p} patches")
-    return p
 
 
 class ConvCell(nn.Module):
@@ -136,38 +156,56 @@ class ConvLSTMCell(ConvCell):
 
 
 CellFactory = Callable[[int, int, int, int], ConvCell]  # (in_channels, hidden, height, width)
+Cells = CellFactory | Sequence[CellFactory]  # one factory for every level, or one per level (finest first)
+
+
+def _per_level(cells: Cells, levels: int) -> list[CellFactory]:
+    if callable(cells):
+        return [cells] * levels
+    if len(cells) != levels:
+        raise ValueError(f"expected one cell factory per level ({levels}), got {len(cells)}")
+    return list(cells)
+
+
+def _act() -> nn.LeakyReLU:
+    return nn.LeakyReLU(0.2)
 
 
 class EncoderForecaster(nn.Module):
-    """Shi 2017's encoder-forecaster over any recurrent cell made by ``cell``."""
+    """Shi 2017's encoder-forecaster over any recurrent cell made by ``cell`` (and
+    ``forecaster_cell`` for the forecaster, if given); see the module docstring for the layouts."""
 
-    def __init__(self, problem: FrameProblem, config: ConvRNNConfig, cell: CellFactory) -> None:
+    def __init__(self, problem: FrameProblem, config: ConvRNNConfig, cell: Cells,
+                 forecaster_cell: Cells | None = None) -> None:
         super().__init__()
         self.problem = problem
-        self.patch = patch_size(problem, config.base)
+        hid, n, strided = config.hidden, len(config.hidden), config.strided
+        encoder_cells = _per_level(cell, n)
+        forecaster_cells = _per_level(cell if forecaster_cell is None else forecaster_cell, n)
+        self.patch = 1 if strided else patch_size(problem, config.base)
         c = problem.channels * self.patch**2
-        height, width = problem.height // self.patch, problem.width // self.patch
-        sides = [(height >> i, width >> i) for i in range(len(config.hidden))]
-        if min(min(s) for s in sides) < 1:
-            raise ValueError(f"frames {problem.height}x{problem.width} too small for {len(config.hidden)} levels")
-        self.sides = sides
-        hid = config.hidden
-        self.stem = nn.Sequential(nn.Conv2d(c, config.stem, 3, padding=1), nn.LeakyReLU(0.2))
+        # The default layout in Resample terms: 3x3 stem, then 3x3 stride-2 convs that keep
+        # the channels and 4x4 stride-2 deconvs that invert them on even sides.
+        resamples = strided or (Resample(config.stem, 3, 1, 1), *(Resample(h, 3, 2, 1, 4) for h in hid[:-1]))
+        self.sides = sides = level_sides(problem, self.patch, resamples)
+        # Input channels of each level's forecaster cell (the top one has no input): the
+        # default deconvs keep the channels; HKO-7's bring them back to the level's hidden.
+        forecaster_in = (*(hid[:-1] if strided else hid[1:]), 0)
+        # Modules are made in the same order as before the strided layout existed, so a
+        # seeded default-layout model still starts from the same weights.
+        self.stem = nn.Sequential(resamples[0].conv(c), _act())
         self.encoder = nn.ModuleList(
-            cell(config.stem if i == 0 else hid[i - 1], hid[i], *sides[i]) for i in range(len(hid))
+            encoder_cells[i](resamples[i].channels, hid[i], *sides[i]) for i in range(n)
         )
-        self.down = nn.ModuleList(
-            nn.Sequential(nn.Conv2d(hid[i], hid[i], 3, stride=2, padding=1), nn.LeakyReLU(0.2))
-            for i in range(len(hid) - 1)
-        )
-        self.forecaster = nn.ModuleList(
-            cell(0 if i == len(hid) - 1 else hid[i + 1], hid[i], *sides[i]) for i in range(len(hid))
-        )
+        self.down = nn.ModuleList(nn.Sequential(resamples[i + 1].conv(hid[i]), _act()) for i in range(n - 1))
+        self.forecaster = nn.ModuleList(forecaster_cells[i](forecaster_in[i], hid[i], *sides[i]) for i in range(n))
         self.up = nn.ModuleList(
-            nn.Sequential(nn.ConvTranspose2d(hid[i + 1], hid[i + 1], 4, stride=2, padding=1), nn.LeakyReLU(0.2))
-            for i in range(len(hid) - 1)
+            nn.Sequential(resamples[i + 1].deconv(hid[i + 1], forecaster_in[i]), _act()) for i in range(n - 1)
         )
-        self.out = nn.Conv2d(hid[0], c, 3, padding=1)
+        head = resamples[0].channels
+        self.out: nn.Module = nn.Conv2d(hid[0], c, 3, padding=1) if not strided else nn.Sequential(
+            resamples[0].deconv(hid[0], head), _act(), nn.Conv2d(head, head, 3, padding=1), _act(),
+            nn.Conv2d(head, c, 1))
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         b, t_in, ch, height, width = frames.shape
@@ -193,15 +231,20 @@ class EncoderForecaster(nn.Module):
         return torch.stack(outputs, dim=1)
 
 
+def convgru_cell(kernel: int) -> CellFactory:
+    return lambda i, h, *_: ConvGRUCell(i, h, ConvH2H(h, kernel))
+
+
+def convlstm_cell(kernel: int) -> CellFactory:
+    return lambda i, h, y, x: ConvLSTMCell(i, h, kernel, y, x)
+
+
 def build_convgru(problem: FrameProblem, preset: Preset) -> nn.Module:
-    config = SIZES[preset]
-    return EncoderForecaster(problem, config,
-                             lambda i, h, *_: ConvGRUCell(i, h, ConvH2H(h, config.kernel)))
+    return EncoderForecaster(problem, SIZES[preset], convgru_cell(SIZES[preset].kernel))
 
 
 def build_convlstm(problem: FrameProblem, preset: Preset) -> nn.Module:
-    config = SIZES[preset]
-    return EncoderForecaster(problem, config, lambda i, h, y, x: ConvLSTMCell(i, h, config.kernel, y, x))
+    return EncoderForecaster(problem, SIZES[preset], convlstm_cell(SIZES[preset].kernel))
 
 
 @hookimpl

@@ -5,11 +5,15 @@ NIPS 2017, section 3. ConvGRU connects every location to a fixed k x k neighbour
 previous state; TrajGRU instead lets a small network gamma(x_t, h_{t-1}) generate L flow
 fields, warps the previous state along each of them by bilinear sampling, and combines the
 L warped states with 1x1 convolutions -- so the connection structure can follow rotation
-and scaling, which a fixed kernel cannot. Everything else (the GRU equations, the
-encoder-forecaster with down- and up-sampling) is shared with ConvGRU in ``convrnn``.
+and scaling, which a fixed kernel cannot. L may differ per level and between encoder and
+forecaster (``ConvRNNConfig.links`` / ``forecaster_links``; HKO-7 uses 13 / 13 / 9 and
+9 / 13 / 13). Everything else (the GRU equations, the encoder-forecaster with down- and
+up-sampling, either layout) is shared with ConvGRU in ``convrnn``.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -18,7 +22,7 @@ from torch import nn
 from seqbench import hookimpl
 from seqbench.signatures import FRAMES, FrameProblem
 from seqbench.specs import ModelSpec, Preset
-from seqbench_plugins.models.convrnn import SIZES, ConvGRUCell, EncoderForecaster
+from seqbench_plugins.models.convrnn import SIZES, CellFactory, ConvGRUCell, ConvRNNConfig, EncoderForecaster
 
 
 def warp(state: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
@@ -67,14 +71,26 @@ class TrajectoryH2H(nn.Module):
         return self.mix(warped)
 
 
+def trajgru_cells(links: Sequence[int], flow_hidden: int) -> list[CellFactory]:
+    """One TrajGRU cell factory per level, with that level's number of links L."""
+
+    def at(level_links: int) -> CellFactory:
+        def cell(in_channels: int, hidden: int, height: int, width: int) -> ConvGRUCell:
+            return ConvGRUCell(in_channels, hidden, TrajectoryH2H(in_channels, hidden, level_links, flow_hidden))
+
+        return cell
+
+    return [at(n) for n in links]
+
+
+def trajgru_encoder_forecaster(problem: FrameProblem, config: ConvRNNConfig) -> EncoderForecaster:
+    """TrajGRU with ``config``'s per-level links, for the encoder and for the forecaster."""
+    return EncoderForecaster(problem, config, trajgru_cells(config.level_links(), config.flow_hidden),
+                             trajgru_cells(config.level_links(forecaster=True), config.flow_hidden))
+
+
 def build_trajgru(problem: FrameProblem, preset: Preset) -> nn.Module:
-    config = SIZES[preset]
-
-    def cell(in_channels: int, hidden: int, height: int, width: int) -> ConvGRUCell:
-        h2h = TrajectoryH2H(in_channels, hidden, config.links, config.flow_hidden)
-        return ConvGRUCell(in_channels, hidden, h2h)
-
-    return EncoderForecaster(problem, config, cell)
+    return trajgru_encoder_forecaster(problem, SIZES[preset])
 
 
 @hookimpl
