@@ -164,6 +164,7 @@ def run_job(
     Failures inside the model or task become a non-``ok`` status, never an exception.
     """
     undo = _apply_options(config.options)
+    measure.steady_allocator()  # no page faults for memory the job frees and allocates again
     try:
         options = config.options
         device = torch.device(config.device)
