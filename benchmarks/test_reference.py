@@ -15,7 +15,7 @@ import torch.nn.functional as F
 
 from benchmarks.conftest import DEVICES
 from benchmarks.reference import REFERENCES, Reference, count
-from seqbench.measure import sync
+from seqbench.measure import steady_allocator, sync
 
 REFS = [pytest.param(r, id=r.name) for r in REFERENCES]
 PARAM_TOLERANCE = 0.10  # within 10% of the reference, unless the docstring of reference.py explains otherwise
@@ -50,6 +50,7 @@ def test_convlstm_reference_arithmetic() -> None:
 @pytest.mark.parametrize("phase", ["train", "inference"])
 @pytest.mark.parametrize("ref", REFS)
 def test_reference_speed(benchmark: Any, ref: Reference, phase: str, device: str) -> None:
+    steady_allocator()  # as in a seqbench job process
     torch.manual_seed(0)
     dev = torch.device(device)
     module = ref.build().to(dev)
@@ -72,3 +73,15 @@ def test_reference_speed(benchmark: Any, ref: Reference, phase: str, device: str
 
     module.train(phase == "train")
     benchmark.pedantic(train if phase == "train" else infer, rounds=3, warmup_rounds=1, iterations=1)
+
+
+def test_reference_table_turns_benchmark_json_into_samples_per_second() -> None:
+    from benchmarks.reference import table
+
+    def bench(phase: str, median: float) -> dict[str, Any]:
+        return {"group": f"reference-{REFERENCES[0].name}", "params": {"phase": phase, "device": "cpu"},
+                "extra_info": {"samples": 32, "params": 12_530, "reference_params": 12_500, "threads": 2},
+                "stats": {"median": median, "rounds": 3}}
+
+    text = table({"benchmarks": [bench("train", 0.5), bench("inference", 0.1)], "machine_info": {}})
+    assert f"| {REFERENCES[0].name} | cpu | 32 | 12,530 | 12,500 | 64 | 320 | 2 |" in text
