@@ -28,12 +28,8 @@ published / reference-code figures; where seqbench's count differs, ``note`` say
 
 from __future__ import annotations
 
-import argparse
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -128,36 +124,3 @@ REFERENCES = [
 def count(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
-
-def table(benchmark_json: dict[str, Any]) -> str:
-    """Markdown: parameters and train / inference samples/s (median) per reference and device,
-    from the JSON that ``pytest benchmarks/test_reference.py -m slow --benchmark-json=F`` saves."""
-    rows: dict[tuple[str, str], dict[str, Any]] = {}
-    for bench in benchmark_json["benchmarks"]:
-        ref = bench["group"].removeprefix("reference-")  # the Reference itself is not JSON
-        phase, device = bench["params"]["phase"], bench["params"]["device"]
-        row = rows.setdefault((ref, device), dict(bench["extra_info"]))
-        row[phase] = bench["extra_info"]["samples"] / bench["stats"]["median"]
-    machine = benchmark_json.get("machine_info", {})
-    lines = [f"Machine: {machine.get('cpu', {}).get('brand_raw', '?')}, torch threads as listed; "
-             f"median of {benchmark_json['benchmarks'][0]['stats']['rounds']} rounds.", "",
-             "| configuration | device | batch | params | reference params | train samples/s | inference samples/s "
-             "| threads |", "|---|---|---|---|---|---|---|---|"]
-    for (ref, device), row in sorted(rows.items()):
-        reference = f"{row['reference_params']:,}" if row.get("reference_params") else "—"
-        lines.append(f"| {ref} | {device} | {row['samples']} | {row['params']:,} | {reference} | "
-                     f"{row.get('train', float('nan')):.3g} | {row.get('inference', float('nan')):.3g} | "
-                     f"{row['threads']} |")
-    return "\n".join(lines) + "\n"
-
-
-def main() -> None:
-    """``python -m benchmarks.reference RESULTS.json``: print the table."""
-    parser = argparse.ArgumentParser(description="Reference configurations: table from a pytest-benchmark JSON")
-    parser.add_argument("json", type=Path)
-    path: Path = parser.parse_args().json
-    print(table(json.loads(path.read_text())), end="")
-
-
-if __name__ == "__main__":
-    main()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import json
 import math
+import platform
 import time
 
 import pytest
@@ -43,6 +44,11 @@ def test_timing_pauses_the_garbage_collector_and_restores_it() -> None:
     with pytest.raises(ZeroDivisionError):
         measure.time_blocks(lambda: 1 / 0, CPU, min_time=0.0)
     assert gc.isenabled()
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt tuning applies to glibc only")
+def test_steady_allocator_applies_on_glibc() -> None:
+    assert measure.steady_allocator() is True
 
 
 def test_time_calls_and_percentiles() -> None:

@@ -13,13 +13,12 @@ from seqbench_plugins.models.convrnn import (
     CellFactory,
     ConvRNNConfig,
     EncoderForecaster,
-    Resample,
     build_convgru,
     build_convlstm,
     convgru_cell,
     convlstm_cell,
-    level_sides,
 )
+from seqbench_plugins.models.frame_layout import Resample, level_sides
 from seqbench_plugins.models.nowcast_baselines import build_flow, build_last_frame
 from seqbench_plugins.models.predrnn import build_predrnn
 from seqbench_plugins.models.trajgru import TrajectoryH2H, build_trajgru, trajgru_encoder_forecaster, warp
