@@ -58,3 +58,14 @@ def test_parity_failure_is_flagged(tmp_path: Path) -> None:
     seqbench_write_reports(rows, tmp_path)
     text = (tmp_path / "leaderboard.md").read_text()
     assert "b ⚠ parity" in text and "a ⚠ parity" not in text and "CPU–CUDA parity" in text
+
+
+def test_secondary_columns_are_the_tasks_own(tmp_path: Path) -> None:
+    other = _rows().assign(task="u", primary="mse", metric_order="mse,ssim", **{"metric.mse": 1.0, "metric.ssim": 0.5})
+    other = other.drop(columns=["metric.ppl", "metric.ce", "reference.ppl"])
+    seqbench_write_reports(pd.concat([_rows(), other], ignore_index=True), tmp_path)
+    sections = (tmp_path / "leaderboard.md").read_text().split("\n## ")
+    t_header = next(s for s in sections if s.startswith("t ")).split("| rank")[1].split("\n")[0]
+    u_header = next(s for s in sections if s.startswith("u ")).split("| rank")[1].split("\n")[0]
+    assert "ce" in t_header and "ssim" not in t_header
+    assert "ssim" in u_header and " ce " not in u_header

@@ -102,7 +102,8 @@ def throughput_table(results: pd.DataFrame) -> pd.DataFrame:
 def _accuracy_markdown(group: pd.DataFrame) -> str:
     primary, goal = group["primary"].iloc[0], group["goal"].iloc[0]
     has_ref = group["best_possible"].notna().any()
-    extra = [c for c in group.columns if c not in _ACC_FIXED][:6]
+    # the table spans every task: keep only this task's own secondary metrics (non-empty here)
+    extra = [c for c in group.columns if c not in _ACC_FIXED and group[c].notna().any()][:6]
     headers = ["rank", "model", "kind", f"{primary} (mean ± std)", "n"]
     headers += ["× best possible"] if has_ref else []
     headers += [*extra, "params"]
