@@ -14,8 +14,9 @@ from typing import Any
 
 def _machine(benchmark_json: dict[str, Any]) -> str:
     cpu = benchmark_json.get("machine_info", {}).get("cpu", {}).get("brand_raw", "?")
-    rounds = {b["stats"]["rounds"] for b in benchmark_json["benchmarks"]}
-    return f"Machine: {cpu}; median of {'/'.join(str(r) for r in sorted(rounds))} rounds.\n\n"
+    rounds = sorted({b["stats"]["rounds"] for b in benchmark_json["benchmarks"]})
+    span = f"{rounds[0]}" if len(rounds) == 1 else f"{rounds[0]}–{rounds[-1]}"  # pytest-benchmark fits rounds to time
+    return f"Machine: {cpu}; median of {span} rounds.\n\n"
 
 
 def reference_table(benchmark_json: dict[str, Any]) -> str:

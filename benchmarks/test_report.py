@@ -9,8 +9,9 @@ from benchmarks.report import latency_table, reference_table
 MACHINE = {"machine_info": {"cpu": {"brand_raw": "Test CPU"}}}
 
 
-def _bench(group: str, params: dict[str, Any], extra: dict[str, Any], median: float) -> dict[str, Any]:
-    return {"group": group, "params": params, "extra_info": extra, "stats": {"median": median, "rounds": 3}}
+def _bench(group: str, params: dict[str, Any], extra: dict[str, Any], median: float,
+           rounds: int = 3) -> dict[str, Any]:
+    return {"group": group, "params": params, "extra_info": extra, "stats": {"median": median, "rounds": rounds}}
 
 
 def test_reference_table_turns_medians_into_samples_per_second() -> None:
@@ -24,9 +25,11 @@ def test_reference_table_turns_medians_into_samples_per_second() -> None:
 
 def test_latency_table_has_a_column_per_length_and_marks_gaps() -> None:
     def bench(model: str, length: int, median: float) -> dict[str, Any]:
-        return _bench(f"latency-lm-T{length}", {"model": model, "device": "cpu"}, {"length": length}, median)
+        return _bench(f"latency-lm-T{length}", {"model": model, "device": "cpu"}, {"length": length}, median,
+                      rounds=int(0.1 / median))
 
     text = latency_table({**MACHINE, "benchmarks": [bench("rnn", 64, 0.001), bench("rnn", 128, 0.002),
                                                     bench("tcn", 64, 0.0005)]})
+    assert text.startswith("Machine: Test CPU; median of 50–200 rounds.")
     assert "| model | device | T=64 | T=128 |" in text
     assert "| rnn | cpu | 1 | 2 |" in text and "| tcn | cpu | 0.5 | — |" in text
