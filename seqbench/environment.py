@@ -6,6 +6,7 @@ import os
 import platform
 import subprocess
 import sys
+from collections.abc import Collection
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -25,27 +26,53 @@ def _git_commit() -> str:
         return ""
 
 
-def cpu_model() -> str:
+def _cpuinfo() -> dict[str, str]:
+    """The first processor's fields of /proc/cpuinfo (empty elsewhere than Linux)."""
+    fields: dict[str, str] = {}
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+            if not line.strip():
+                break
+            key, _, value = line.partition(":")
+            fields[key.strip()] = value.strip()
     except OSError:
         pass
-    return platform.processor() or platform.machine()
+    return fields
 
 
-def device_peaks() -> dict[str, float]:
+def cpu_model() -> str:
+    return _cpuinfo().get("model name") or platform.processor() or platform.machine()
+
+
+def cpu_id() -> str:
+    """Vendor, family, model and the vector ISA PyTorch uses: cloud hosts sold under one model
+    name ("AMD EPYC") differ in generation, and with it in speed (twice, for convolutions)."""
+    import torch
+
+    info = _cpuinfo()
+    parts = [info.get("vendor_id", ""), *(f"{k} {info[k]}" for k in ("cpu family", "model") if k in info),
+             torch.backends.cpu.get_cpu_capability()]
+    return ", ".join(p for p in parts if p)
+
+
+def device_peaks(cpu_threads: Collection[int] = ()) -> dict[str, float]:
     """Peak FLOP/s of each device here, measured once per run with a large matrix product
-    (fp32 on the CPU at this process's threads; fp32, bf16 and fp16 on each CUDA device).
-    Published to the run's job processes so each job reports FLOP/s as a fraction of it."""
+    (fp32 on the CPU at each thread count the run's jobs use, this process's by default;
+    fp32, bf16 and fp16 on each CUDA device). Published to the run's job processes so each
+    job reports FLOP/s as a fraction of it without measuring it again."""
     import torch
 
     from seqbench import measure
 
     peaks: dict[str, float] = {}
     cpu = torch.device("cpu")
-    peaks[measure.peak_key(cpu, torch.float32)] = measure.measure_peak_flops(cpu)
+    own = torch.get_num_threads()
+    try:
+        for threads in sorted(set(cpu_threads) or {own}):
+            torch.set_num_threads(threads)
+            peaks[measure.peak_key(cpu, torch.float32)] = measure.measure_peak_flops(cpu)
+    finally:
+        torch.set_num_threads(own)
     for i in range(torch.cuda.device_count() if torch.cuda.is_available() else 0):
         cuda = torch.device("cuda", i)
         for dtype in (torch.float32, torch.bfloat16, torch.float16):
@@ -54,7 +81,7 @@ def device_peaks() -> dict[str, float]:
     return peaks
 
 
-def capture(registry: Registry) -> dict[str, Any]:
+def capture(registry: Registry, cpu_threads: Collection[int] = ()) -> dict[str, Any]:
     import torch
 
     plugins = sorted({(p.distribution, p.version) for p in registry.plugins if p.distribution})
@@ -70,8 +97,9 @@ def capture(registry: Registry) -> dict[str, Any]:
         "cudnn": str(torch.backends.cudnn.version() or "") if cuda else "",
         "cuda_devices": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] if cuda else [],
         "cpu": cpu_model(),
+        "cpu_id": cpu_id(),
         "cpu_count": os.cpu_count() or 0,
         "threads": torch.get_num_threads(),
         "numpy": metadata.version("numpy"),
-        "peak_flops": device_peaks(),
+        "peak_flops": device_peaks(cpu_threads),
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -24,7 +25,21 @@ def results_frame(registry: Registry, store: Store) -> pd.DataFrame:
     frame["metric_order"] = frame["task"].map(
         lambda t: ",".join(m.name for m in tasks[t].metrics) if t in tasks else ""
     )
+    envs = store.environments()
+    frame["machine"] = [machine(envs.get(run, {}), device) for run, device in zip(frame["run_id"], frame["device"],
+                                                                                   strict=True)]
     return frame
+
+
+def machine(environment: dict[str, Any], device: str) -> str:
+    """What a row was measured on, from its run's environment: speed figures of different
+    machines do not compare, and hosts sharing a model name ("AMD EPYC") differ."""
+    if device.startswith("cuda"):
+        names = environment.get("cuda_devices") or ["CUDA device"]
+        index = int(device.partition(":")[2] or 0)
+        return str(names[index] if index < len(names) else names[0])
+    cpu, cpu_id = environment.get("cpu", "CPU"), environment.get("cpu_id")
+    return f"{cpu} ({cpu_id})" if cpu_id else str(cpu)
 
 
 def write_reports(registry: Registry, store: Store, output: Path) -> list[Path]:

@@ -52,7 +52,8 @@ def run_plan(
     output.mkdir(parents=True, exist_ok=True)
     run_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
     with Store(output / STORE_NAME) as store:
-        store.start_run(run_id, argv or sys.argv, environment.capture(registry))
+        cpu_threads = {job.options.threads for job in plan.jobs if job.device == "cpu" and job.options.threads}
+        store.start_run(run_id, argv or sys.argv, environment.capture(registry, cpu_threads))
         finished = store.succeeded() if resume else set()
         todo = [job for job in plan.jobs if job.hash() not in finished]
         resumed = len(plan.jobs) - len(todo)

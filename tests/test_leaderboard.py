@@ -69,3 +69,16 @@ def test_secondary_columns_are_the_tasks_own(tmp_path: Path) -> None:
     u_header = next(s for s in sections if s.startswith("u ")).split("| rank")[1].split("\n")[0]
     assert "ce" in t_header and "ssim" not in t_header
     assert "ssim" in u_header and " ce " not in u_header
+
+
+def test_throughput_names_the_machine_and_threads(tmp_path: Path) -> None:
+    from seqbench.report import machine
+
+    rows = _rows()
+    rows["measure.threads"] = 1.0
+    rows["machine"] = machine({"cpu": "AMD EPYC", "cpu_id": "AuthenticAMD, cpu family 25, model 17, AVX512"}, "cpu")
+    seqbench_write_reports(rows, tmp_path)
+    text = (tmp_path / "leaderboard.md").read_text()
+    assert "Measured on AMD EPYC (AuthenticAMD, cpu family 25, model 17, AVX512), 1 CPU thread per job." in text
+    assert machine({"cuda_devices": ["H100", "A100"]}, "cuda:1") == "A100"
+    assert machine({"cpu": "Xeon"}, "cpu") == "Xeon"  # runs recorded before cpu_id existed

@@ -84,6 +84,38 @@ def test_peak_flops_is_published_to_jobs(monkeypatch: pytest.MonkeyPatch) -> Non
     assert measured > 1e6
 
 
+def test_cpu_peak_is_the_faster_of_mkl_and_onednn(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Convolutions and fused RNNs run in oneDNN, which can outrun MKL's torch.mm: the peak
+    must be the faster library's, else jobs report fractions of peak above 1."""
+    timed: list[str] = []
+
+    def fake_blocks(fn: object, device: object, min_time: float, warmup: int = 2, min_blocks: int = 5) -> list[float]:
+        name = "onednn" if "mkldnn_linear" in fn.__code__.co_names else "mm"  # type: ignore[attr-defined]
+        timed.append(name)
+        return [2.0 if name == "mm" else 1.0]
+
+    monkeypatch.setattr(measure, "time_blocks", fake_blocks)
+    peak = measure.measure_peak_flops(CPU, size=8)
+    if torch.backends.mkldnn.is_available():
+        assert timed == ["mm", "onednn"] and peak == 2 * 8**3 / 1.0
+    else:
+        assert timed == ["mm"] and peak == 2 * 8**3 / 2.0
+
+
+def test_run_measures_the_cpu_peak_at_the_jobs_thread_counts(monkeypatch: pytest.MonkeyPatch) -> None:
+    from seqbench import environment
+
+    seen: list[int] = []
+    monkeypatch.setattr(measure, "measure_peak_flops", lambda device, dtype=torch.float32: seen.append(
+        torch.get_num_threads()) or 1e9)
+    monkeypatch.setattr(measure, "publish_peaks", lambda peaks: None)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    own = torch.get_num_threads()
+    peaks = environment.device_peaks({1, 2})
+    assert seen == [1, 2] and torch.get_num_threads() == own
+    assert set(peaks) == {"cpu/threads=1/float32", "cpu/threads=2/float32"}
+
+
 def _lm_task() -> tuple[object, nn.Module]:
     registry = get_registry()
     task = registry.task("lm-hmm").build(TaskContext("smoke"))

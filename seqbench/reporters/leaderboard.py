@@ -133,6 +133,16 @@ def _throughput_markdown(group: pd.DataFrame) -> str:
     return tabulate(body, headers=headers, tablefmt="github", disable_numparse=True)
 
 
+def _measured_on(results: pd.DataFrame, preset: object, task: object) -> str:
+    rows = results[(results["preset"] == preset) & (results["task"] == task) & (results["status"] == "ok")]
+    machines = sorted(set(rows["machine"])) if "machine" in rows else []
+    threads = sorted({int(t) for t in rows.get("measure.threads", pd.Series(dtype=float)).dropna()})
+    where = "; ".join(machines) or "unknown machine"
+    if not threads:
+        return f"Measured on {where}."
+    return f"Measured on {where}, {'/'.join(map(str, threads))} CPU thread{'s' if threads != [1] else ''} per job."
+
+
 def render(results: pd.DataFrame, accuracy: pd.DataFrame, throughput: pd.DataFrame) -> str:
     out = ["# seqbench leaderboard", "",
            f"Generated {time.strftime('%Y-%m-%d %H:%M')} from the results store by `seqbench leaderboard` "
@@ -143,7 +153,8 @@ def render(results: pd.DataFrame, accuracy: pd.DataFrame, throughput: pd.DataFra
         if not throughput.empty:
             tg = throughput[(throughput["preset"] == preset) & (throughput["task"] == task)]
             if not tg.empty:
-                out += [f"### throughput: {task} ({preset})", "", _throughput_markdown(tg), ""]
+                out += [f"### throughput: {task} ({preset})", "", _measured_on(results, preset, task), "",
+                        _throughput_markdown(tg), ""]
     bad = results[results["status"] != "ok"] if not results.empty else results
     if not bad.empty:
         out += ["## jobs that did not finish", ""]
