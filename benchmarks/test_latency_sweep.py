@@ -3,7 +3,9 @@
 Where RNN (linear in T, sequential), TCN (linear, parallel over T) and Transformer
 (quadratic attention) differ most. Each backbone is built at ``--bench-preset`` sizes with
 ``max_len`` = the swept length, wrapped by the task's own adapter, and fed the first test
-example's tokens tiled to that length. Lengths above 64 are ``slow``.
+example's tokens tiled to that length. Lengths above 64 are ``slow``. As in seqbench's own
+timing, warm-up rounds are not counted and the garbage collector is paused (pytest-benchmark
+does neither by default: without them two runs minutes apart differed by up to 1.9x at T=64).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ LENGTHS = [pytest.param(64, id="T64")] + [pytest.param(n, id=f"T{n}", marks=pyte
                                           for n in (128, 256, 512, 1024, 2048)]
 
 
+@pytest.mark.benchmark(warmup=True, warmup_iterations=20, disable_gc=True)
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("length", LENGTHS)
 @pytest.mark.parametrize(("model", "task_name"), [pytest.param(m, t, id=m) for m, t in BACKBONES])
