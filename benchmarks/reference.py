@@ -98,7 +98,7 @@ def _trajgru() -> nn.Module:
 
 
 def _metr_la() -> np.ndarray:
-    from seqbench_plugins.tasks.traffic_data import shipped_graph
+    from seqbench_plugins.tasks.traffic.data import shipped_graph
 
     return np.asarray(shipped_graph("metr-la").adjacency)
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import difflib
 import importlib
-import pkgutil
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -24,7 +23,17 @@ from seqbench.signatures import Signature
 from seqbench.specs import PRESETS, ModelSpec, TaskSpec
 
 ENTRY_POINT_GROUP = "seqbench"
-BUILTIN_PACKAGES = ("seqbench_plugins.models", "seqbench_plugins.tasks", "seqbench.reporters")
+# Built-in plugins are listed, not found by scanning (as tox and datasette do): a helper module is
+# never mistaken for a plugin, and a plugin module that fails to import is still named.
+BUILTIN_PLUGINS = (
+    *(f"seqbench_plugins.models.{m}" for m in (
+        "rnn", "tcn", "transformer", "hmm", "ngram", "convrnn", "trajgru", "predrnn", "nowcast_baselines",
+        "dcrnn", "stgcn", "traffic_baselines", "drnn",
+    )),
+    *(f"seqbench_plugins.tasks.{t}" for t in ("language", "nowcasting", "traffic", "trees")),
+    "seqbench.reporters.leaderboard",
+    "seqbench.reporters.pareto",
+)
 NAME = re.compile(r"^[a-z0-9][a-z0-9_.+-]*$")
 
 
@@ -110,19 +119,11 @@ def _validate_common(name: Any, signatures: Any, field_name: str) -> None:
 def _builtin_modules() -> list[tuple[str, Any, str | None]]:
     """(module name, module or None, import error) for every built-in plugin module."""
     found: list[tuple[str, Any, str | None]] = []
-    for package_name in BUILTIN_PACKAGES:
+    for name in BUILTIN_PLUGINS:
         try:
-            package = importlib.import_module(package_name)
-        except ImportError as exc:
-            found.append((package_name, None, f"{type(exc).__name__}: {exc}"))
-            continue
-        for info in pkgutil.iter_modules(package.__path__, package_name + "."):
-            try:
-                module = importlib.import_module(info.name)
-                if any(name.startswith("seqbench_") for name in vars(module)):  # helpers are not plugins
-                    found.append((info.name, module, None))
-            except Exception as exc:
-                found.append((info.name, None, f"{type(exc).__name__}: {exc}"))
+            found.append((name, importlib.import_module(name), None))
+        except Exception as exc:
+            found.append((name, None, f"{type(exc).__name__}: {exc}"))
     return found
 
 

@@ -89,7 +89,8 @@ class FrameProblem:
 @dataclass(frozen=True, eq=False)
 class GraphProblem:
     """Problem for ``GRAPH`` models. ``adjacency`` is the directed weighted (N, N) matrix,
-    ``adjacency[i, j]`` the weight of the edge i -> j."""
+    ``adjacency[i, j]`` the weight of the edge i -> j. ``steps_per_day`` is the number of
+    readings in a day (288 for 5-minute readings), for models that use the time of day."""
 
     num_nodes: int
     in_features: int
@@ -97,6 +98,7 @@ class GraphProblem:
     in_steps: int
     out_steps: int
     adjacency: np.ndarray
+    steps_per_day: int = 288
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,8 @@ from seqbench_plugins.models.hmm import HMMConfig, HMMLanguageModel
 from seqbench_plugins.models.ngram import KneserNey, NGramConfig, Unigram
 from seqbench_plugins.models.tcn import TCN, TCNConfig
 from seqbench_plugins.models.transformer import CausalTransformer, TransformerConfig
-from seqbench_plugins.tasks.lm_corpus import CorpusError, read_char_corpus, read_text, word_tokens
-from seqbench_plugins.tasks.lm_data import (
+from seqbench_plugins.tasks.language.corpus import CorpusError, read_char_corpus, read_text, word_tokens
+from seqbench_plugins.tasks.language.data import (
     IGNORE,
     forward_log_likelihood,
     make_hmm,

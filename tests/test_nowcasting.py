@@ -22,8 +22,8 @@ from seqbench_plugins.models.frame_layout import Resample, level_sides
 from seqbench_plugins.models.nowcast_baselines import build_flow, build_last_frame
 from seqbench_plugins.models.predrnn import build_predrnn
 from seqbench_plugins.models.trajgru import TrajectoryH2H, build_trajgru, trajgru_encoder_forecaster, warp
-from seqbench_plugins.tasks import nowcast_loader
-from seqbench_plugins.tasks.nowcast_data import (
+from seqbench_plugins.tasks.nowcasting import loader as nowcast_loader
+from seqbench_plugins.tasks.nowcasting.data import (
     DigitsConfig,
     RadarConfig,
     moving_digits,
@@ -31,7 +31,7 @@ from seqbench_plugins.tasks.nowcast_data import (
     radar_echoes,
     rainrate_to_pixel,
 )
-from seqbench_plugins.tasks.nowcast_metrics import FrameMetrics, balance_weights
+from seqbench_plugins.tasks.nowcasting.metrics import FrameMetrics, balance_weights
 
 from seqbench.manager import get_registry
 from seqbench.signatures import FRAMES, FrameProblem

@@ -16,10 +16,10 @@ from seqbench_plugins.models.dcrnn import SIZES as DCRNN_SIZES
 from seqbench_plugins.models.stgcn import SIZES as STGCN_SIZES
 from seqbench_plugins.models.stgcn import STGCN
 from seqbench_plugins.models.traffic_baselines import HistoricalAverage, LastValue
-from seqbench_plugins.tasks import traffic_data
 from seqbench_plugins.tasks.traffic import BUDGETS
-from seqbench_plugins.tasks.traffic_metrics import MaskedHorizonMetrics
-from seqbench_plugins.tasks.traffic_sim import STEPS_PER_DAY, SimConfig, simulate, synthetic_graph
+from seqbench_plugins.tasks.traffic import data as traffic_data
+from seqbench_plugins.tasks.traffic.metrics import MaskedHorizonMetrics
+from seqbench_plugins.tasks.traffic.sim import STEPS_PER_DAY, SimConfig, simulate, synthetic_graph
 
 from seqbench.manager import get_registry
 from seqbench.signatures import GraphProblem

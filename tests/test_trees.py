@@ -8,16 +8,16 @@ import torch
 from seqbench_plugins.models.drnn import DRNN, SIZES, _assemble
 from seqbench_plugins.models.rnn import SIZES as RNN_SIZES
 from seqbench_plugins.models.rnn import RecurrentBackbone
-from seqbench_plugins.tasks.tree_batch import JointVocab, collate, encode
-from seqbench_plugins.tasks.tree_data import Tree, TreeFormatError, from_brackets, to_brackets
-from seqbench_plugins.tasks.tree_lm import BracketState, TreeLM
-from seqbench_plugins.tasks.tree_metrics import TreeScores, edit_distance
-from seqbench_plugins.tasks.tree_python import PythonConfig, char_ids, extract, maximal_expressions
-from seqbench_plugins.tasks.tree_sources import SYNTH, load_python, load_synthetic
-from seqbench_plugins.tasks.tree_synth import Grammar, SynthConfig, sample_split
+from seqbench_plugins.tasks.trees.batch import JointVocab, collate, encode
+from seqbench_plugins.tasks.trees.lm import BracketState, TreeLM
+from seqbench_plugins.tasks.trees.metrics import TreeScores, edit_distance
+from seqbench_plugins.tasks.trees.python import PythonConfig, char_ids, extract, maximal_expressions
+from seqbench_plugins.tasks.trees.sources import SYNTH, load_python, load_synthetic
+from seqbench_plugins.tasks.trees.synth import Grammar, SynthConfig, sample_split
 
 from seqbench.signatures import SeqProblem, TreeProblem
 from seqbench.task import to_device
+from seqbench.trees import Tree, TreeFormatError, from_brackets, to_brackets
 
 NAMES = list("abcdefgh")
 T = Tree

@@ -24,8 +24,7 @@ from torch import nn
 from seqbench import hookimpl
 from seqbench.signatures import TREE, TreeProblem
 from seqbench.specs import ModelSpec, Preset
-from seqbench_plugins.tasks.tree_batch import TreeBatch
-from seqbench_plugins.tasks.tree_data import Tree
+from seqbench.trees import Tree, TreeBatch
 
 
 @dataclass(frozen=True)

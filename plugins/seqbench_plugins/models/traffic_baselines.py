@@ -15,17 +15,16 @@ from torch import nn
 from seqbench import hookimpl
 from seqbench.signatures import GRAPH, GraphProblem
 from seqbench.specs import ModelSpec, Preset
-from seqbench_plugins.tasks.traffic_sim import STEPS_PER_DAY
 
 SPEED, TIME_OF_DAY, DAY_OF_WEEK, OBSERVED = range(4)
 
 
-def forecast_slots(x: torch.Tensor, steps: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(day of week, 5-minute slot of the day) of the ``steps`` readings after the window, (B, steps)."""
-    slot = torch.round(x[:, -1, 0, TIME_OF_DAY] * STEPS_PER_DAY).long()
+def forecast_slots(x: torch.Tensor, steps: int, per_day: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(day of week, slot of the day) of the ``steps`` readings after the window, (B, steps)."""
+    slot = torch.round(x[:, -1, 0, TIME_OF_DAY] * per_day).long()
     day = torch.round(x[:, -1, 0, DAY_OF_WEEK] * 7).long()
     ahead = slot[:, None] + torch.arange(1, steps + 1, device=x.device)
-    return (day[:, None] + ahead // STEPS_PER_DAY) % 7, ahead % STEPS_PER_DAY
+    return (day[:, None] + ahead // per_day) % 7, ahead % per_day
 
 
 class HistoricalAverage(nn.Module):
@@ -38,13 +37,14 @@ class HistoricalAverage(nn.Module):
     def __init__(self, problem: GraphProblem) -> None:
         super().__init__()
         self.out_steps = problem.out_steps
-        self.register_buffer("table", torch.zeros(7, STEPS_PER_DAY, problem.num_nodes))
+        self.per_day = problem.steps_per_day
+        self.register_buffer("table", torch.zeros(7, problem.steps_per_day, problem.num_nodes))
 
     def fit(self, batches: Iterable[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]) -> None:
-        total = torch.zeros(7, STEPS_PER_DAY, self.table.shape[-1], dtype=torch.float64, device=self.table.device)
+        total = torch.zeros(7, self.per_day, self.table.shape[-1], dtype=torch.float64, device=self.table.device)
         count = torch.zeros_like(total)
         for x, y_scaled, y_raw in batches:
-            day, slot = forecast_slots(x, self.out_steps)
+            day, slot = forecast_slots(x, self.out_steps, self.per_day)
             valid = (y_raw != 0).double()
             index = (day.flatten(), slot.flatten())
             n = y_raw.shape[-1]
@@ -56,7 +56,7 @@ class HistoricalAverage(nn.Module):
         self.table.copy_(torch.where(count > 0, total / count.clamp_min(1), fallback).float())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        day, slot = forecast_slots(x, self.out_steps)
+        day, slot = forecast_slots(x, self.out_steps, self.per_day)
         return self.table[day, slot].unsqueeze(-1)  # (B, T_out, N, 1)
 
 

@@ -32,9 +32,9 @@ from seqbench import hookimpl
 from seqbench.signatures import CAUSAL_SEQ, GRAPH, GraphProblem, SeqProblem, Signature
 from seqbench.specs import Budget, Preset, TaskContext, TaskSpec
 from seqbench.task import Batch, Task
-from seqbench_plugins.tasks import traffic_data as data
-from seqbench_plugins.tasks.traffic_metrics import MaskedHorizonMetrics, metric_specs
-from seqbench_plugins.tasks.traffic_sim import SimConfig, Simulation, simulate, synthetic_graph
+from seqbench_plugins.tasks.traffic import data
+from seqbench_plugins.tasks.traffic.metrics import MaskedHorizonMetrics, metric_specs
+from seqbench_plugins.tasks.traffic.sim import STEPS_PER_DAY, SimConfig, Simulation, simulate, synthetic_graph
 
 STEPS_IN = STEPS_OUT = 12
 FEATURES = 4  # speed (z), time of day, day of week / 7, observed
@@ -113,7 +113,7 @@ class TrafficTask(Task):
     def problem(self, signature: Signature) -> object:
         if signature == CAUSAL_SEQ:
             return SeqProblem(input_size=FEATURES, max_len=STEPS_IN)
-        return GraphProblem(len(self.adjacency), FEATURES, 1, STEPS_IN, STEPS_OUT, self.adjacency)
+        return GraphProblem(len(self.adjacency), FEATURES, 1, STEPS_IN, STEPS_OUT, self.adjacency, STEPS_PER_DAY)
 
     def adapter(self, backbone: nn.Module) -> nn.Module:
         return PerNodeAdapter(backbone)

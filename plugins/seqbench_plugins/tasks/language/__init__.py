@@ -21,9 +21,9 @@ import torch
 from seqbench import hookimpl
 from seqbench.signatures import CAUSAL_SEQ, TOKENS
 from seqbench.specs import Budget, MetricSpec, Preset, TaskContext, TaskSpec
-from seqbench_plugins.tasks import lm_corpus
-from seqbench_plugins.tasks.lm_data import make_hmm, oracle_nll, sample_hmm, sequences_to_pairs, stream_to_windows
-from seqbench_plugins.tasks.lm_task import LanguageTask, LMConfig
+from seqbench_plugins.tasks.language import corpus as lm_corpus
+from seqbench_plugins.tasks.language.data import make_hmm, oracle_nll, sample_hmm, sequences_to_pairs, stream_to_windows
+from seqbench_plugins.tasks.language.task import LanguageTask, LMConfig
 
 
 @dataclass(frozen=True)

@@ -21,10 +21,10 @@ from seqbench import hookimpl
 from seqbench.signatures import CAUSAL_SEQ, FRAMES, FrameProblem, SeqProblem, Signature
 from seqbench.specs import Budget, MetricSpec, Preset, TaskContext, TaskSpec
 from seqbench.task import Batch, TensorTask
-from seqbench_plugins.tasks import nowcast_loader
-from seqbench_plugins.tasks.nowcast_data import DigitsConfig, RadarConfig, cached, moving_digits, radar_echoes
-from seqbench_plugins.tasks.nowcast_metrics import THRESHOLDS, FrameMetrics, threshold_name
-from seqbench_plugins.tasks.nowcast_views import FlattenedFrames, save_sequence_png
+from seqbench_plugins.tasks.nowcasting import loader as nowcast_loader
+from seqbench_plugins.tasks.nowcasting.data import DigitsConfig, RadarConfig, cached, moving_digits, radar_echoes
+from seqbench_plugins.tasks.nowcasting.metrics import THRESHOLDS, FrameMetrics, threshold_name
+from seqbench_plugins.tasks.nowcasting.views import FlattenedFrames, save_sequence_png
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,10 @@ import numpy as np
 
 from seqbench.signatures import TreeProblem
 from seqbench.specs import Preset
-from seqbench_plugins.tasks.tree_batch import Example, JointVocab, encode
-from seqbench_plugins.tasks.tree_data import Tree, from_brackets
-from seqbench_plugins.tasks.tree_python import INPUT_VOCAB, PythonConfig, char_ids, extract, stdlib_root
-from seqbench_plugins.tasks.tree_synth import Grammar, SynthConfig, label_names, preorder_ids, sample_split
+from seqbench.trees import Tree, from_brackets
+from seqbench_plugins.tasks.trees.batch import Example, JointVocab, encode
+from seqbench_plugins.tasks.trees.python import INPUT_VOCAB, PythonConfig, char_ids, extract, stdlib_root
+from seqbench_plugins.tasks.trees.synth import Grammar, SynthConfig, label_names, preorder_ids, sample_split
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from seqbench_plugins.tasks.tree_data import Tree, to_brackets
+from seqbench.trees import Tree, to_brackets
 
 PAD, UNK = 0, 1
 INPUT_VOCAB = 2 + 95  # padding, unknown, printable ASCII 32..126

@@ -21,7 +21,7 @@ from torch import nn
 from seqbench.signatures import CAUSAL_SEQ, TOKENS, SeqProblem, Signature, TokenProblem
 from seqbench.specs import TaskContext, TaskSpec
 from seqbench.task import Batch, IncompatibleModel, TensorTask
-from seqbench_plugins.tasks.lm_data import IGNORE
+from seqbench_plugins.tasks.language.data import IGNORE
 
 
 @dataclass(frozen=True)

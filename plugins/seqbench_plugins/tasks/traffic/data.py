@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from seqbench_plugins.tasks.traffic_sim import Simulation
+from seqbench_plugins.tasks.traffic.sim import Simulation
 
-GRAPH_DIR = Path(__file__).resolve().parent.parent / "data" / "road_graphs"
+GRAPH_DIR = Path(__file__).resolve().parent / "road_graphs"
 H5_KEYS = {"metr-la.h5": "df", "pems-bay.h5": "speed"}
 
 

@@ -1,11 +1,18 @@
-"""Labelled ordered trees for the tree-recovery tasks of Alvarez-Melis & Jaakkola, "Tree-structured
-decoding with doubly-recurrent neural networks", ICLR 2017: the tree type, its bracketed
-linearisation ``a ( b c ( d ) )`` and a strict parser for it (clear errors on malformed strings).
+"""Labelled ordered trees: the public contract of the ``TREE`` signature. Tasks build a
+:class:`TreeBatch`, TREE models read it and return :class:`Tree` objects. From the tree-recovery
+tasks of Alvarez-Melis & Jaakkola, "Tree-structured decoding with doubly-recurrent neural
+networks", ICLR 2017: the tree type, its bracketed linearisation ``a ( b c ( d ) )``, a strict
+parser for it (clear errors on malformed strings) and the batch layout.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
 
 
 class TreeFormatError(ValueError):
@@ -108,3 +115,30 @@ def parse_tokens(tokens: Sequence[str | int], label_of: dict[str | int, int]) ->
 
 def from_brackets(text: str, names: Sequence[str]) -> Tree:
     return parse_tokens(text.split(), {n: i for i, n in enumerate(names)})
+
+
+class Golds(list[Tree]):
+    """The batch's gold trees (a list subclass, carried through ``to_device`` untouched)."""
+
+
+@dataclass
+class TreeBatch:
+    """Everything a TREE model may read. Node fields are flat over the batch (N nodes, pre-order
+    per tree, trees one after another); ``parent``/``prev`` index into that flat order.
+    ``lm_*`` hold the bracketed linearisation for sequence models: left-padded source, SEP,
+    target, EOS; ``lm_mask`` marks the positions whose next token is part of the target."""
+
+    src: torch.Tensor  # (B, L) long, right-padded with 0
+    src_len: torch.Tensor  # (B,) long
+    tree_of: torch.Tensor  # (N,) long
+    labels: torch.Tensor
+    parent: torch.Tensor
+    prev: torch.Tensor
+    depth: torch.Tensor
+    sib: torch.Tensor
+    has_children: torch.Tensor  # (N,) float
+    has_next: torch.Tensor
+    lm_in: torch.Tensor  # (B, T) long
+    lm_out: torch.Tensor  # (B, T) long
+    lm_mask: torch.Tensor  # (B, T) float
+    golds: list[Tree]

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import zss
 
-from seqbench_plugins.tasks.tree_data import Tree
+from seqbench.trees import Tree
 
 
 def node_bag(tree: Tree) -> Counter[int]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from seqbench_plugins.tasks.tree_data import Tree
+from seqbench.trees import Tree
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from seqbench_plugins.tasks.tree_data import CLOSE, OPEN, Tree, parse_tokens, to_brackets
+from seqbench.trees import CLOSE, OPEN, Golds, Tree, TreeBatch, parse_tokens, to_brackets
 
 
 @dataclass(frozen=True)
@@ -84,33 +84,6 @@ def encode(src: Sequence[int], tree: Tree, vocab: JointVocab) -> Example:
         np.array([float(p is not None and s < len(p.children) - 1) for _, p, _, s in nodes], dtype=np.float32),
         np.array(vocab.target(tree)),
     )
-
-
-class Golds(list[Tree]):
-    """The batch's gold trees (a list subclass, carried through ``to_device`` untouched)."""
-
-
-@dataclass
-class TreeBatch:
-    """Everything a TREE model may read. Node fields are flat over the batch (N nodes, pre-order
-    per tree, trees one after another); ``parent``/``prev`` index into that flat order.
-    ``lm_*`` hold the bracketed linearisation for sequence models: left-padded source, SEP,
-    target, EOS; ``lm_mask`` marks the positions whose next token is part of the target."""
-
-    src: torch.Tensor  # (B, L) long, right-padded with 0
-    src_len: torch.Tensor  # (B,) long
-    tree_of: torch.Tensor  # (N,) long
-    labels: torch.Tensor
-    parent: torch.Tensor
-    prev: torch.Tensor
-    depth: torch.Tensor
-    sib: torch.Tensor
-    has_children: torch.Tensor  # (N,) float
-    has_next: torch.Tensor
-    lm_in: torch.Tensor  # (B, T) long
-    lm_out: torch.Tensor  # (B, T) long
-    lm_mask: torch.Tensor  # (B, T) float
-    golds: list[Tree]
 
 
 def collate(examples: Sequence[Example], vocab: JointVocab) -> TreeBatch:

@@ -6,7 +6,7 @@ without being told how many children a node has. Data: :mod:`.tree_synth` (the p
 trees, input = pre-order labels) and :mod:`.tree_python` (expressions of real Python source).
 
 **TREE call contract.** A TREE model is built from a :class:`~seqbench.signatures.TreeProblem`
-(vocabularies and size limits) and implements two methods on :class:`.tree_batch.TreeBatch`:
+(vocabularies and size limits) and implements two methods on :class:`seqbench.trees.TreeBatch`:
 
 * ``module(batch) -> (B,) float``: the negative log-likelihood (nats) of each gold tree given its
   source, teacher-forced. The task trains on their sum divided by the number of gold nodes.
@@ -36,11 +36,11 @@ from seqbench import hookimpl
 from seqbench.signatures import CAUSAL_SEQ, TREE, SeqProblem, Signature
 from seqbench.specs import Budget, MetricSpec, Preset, TaskContext, TaskSpec
 from seqbench.task import Task, to_device
-from seqbench_plugins.tasks.tree_batch import Example, JointVocab, TreeBatch, collate
-from seqbench_plugins.tasks.tree_data import Tree
-from seqbench_plugins.tasks.tree_lm import TreeLM
-from seqbench_plugins.tasks.tree_metrics import TreeScores
-from seqbench_plugins.tasks.tree_sources import PY, SYNTH, TreeData, load_python, load_synthetic
+from seqbench.trees import Tree, TreeBatch
+from seqbench_plugins.tasks.trees.batch import Example, JointVocab, collate
+from seqbench_plugins.tasks.trees.lm import TreeLM
+from seqbench_plugins.tasks.trees.metrics import TreeScores
+from seqbench_plugins.tasks.trees.sources import PY, SYNTH, TreeData, load_python, load_synthetic
 
 log = logging.getLogger(__name__)
 EMBED = {"smoke": 16, "quick": 64, "paper": 128}  # adapter embedding width per preset

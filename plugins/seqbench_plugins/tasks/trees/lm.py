@@ -18,8 +18,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from seqbench.signatures import TreeProblem
-from seqbench_plugins.tasks.tree_batch import JointVocab, TreeBatch
-from seqbench_plugins.tasks.tree_data import Tree
+from seqbench.trees import Tree, TreeBatch
+from seqbench_plugins.tasks.trees.batch import JointVocab
 
 
 class BracketState:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import torch
 from torchmetrics.functional.image import structural_similarity_index_measure
 
-from seqbench_plugins.tasks.nowcast_data import pixel_to_rainrate
+from seqbench_plugins.tasks.nowcasting.data import pixel_to_rainrate
 
 THRESHOLDS = (0.5, 2.0, 5.0, 10.0, 30.0)  # mm/h, HKO-7
 BALANCE = ((2.0, 1.0), (5.0, 2.0), (10.0, 5.0), (30.0, 10.0), (float("inf"), 30.0))
