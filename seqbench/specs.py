@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 
 Preset = Literal["smoke", "quick", "paper"]
 PRESETS: tuple[Preset, ...] = ("smoke", "quick", "paper")
+Status = Literal["ok", "error", "diverged", "oom", "timeout", "crashed", "skipped"]
+STATUSES: tuple[Status, ...] = ("ok", "error", "diverged", "oom", "timeout", "crashed", "skipped")
 
 
 @dataclass(frozen=True)
@@ -140,3 +142,20 @@ class JobConfig:
     def hash(self) -> str:
         text = json.dumps(self.to_dict(), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """What one job produced, sent from its worker process to the store as one row.
+
+    ``metrics``: the test metrics (every ``MetricSpec`` name of the task); ``measures``:
+    speed and cost figures (:mod:`seqbench.measure`); ``reference``: the best possible value
+    per metric where the task knows it (``Task.reference``); ``artifacts``: files written.
+    """
+
+    status: Status
+    message: str = ""
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    measures: Mapping[str, float] = field(default_factory=dict)
+    reference: Mapping[str, float] = field(default_factory=dict)
+    artifacts: tuple[str, ...] = ()
