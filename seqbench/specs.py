@@ -17,8 +17,9 @@ if TYPE_CHECKING:
 
 Preset = Literal["smoke", "quick", "paper"]
 PRESETS: tuple[Preset, ...] = ("smoke", "quick", "paper")
+# How a job ended: ``ok``; ``error`` (an exception in the model or task); ``diverged`` (a non-finite
+# loss or metric); ``oom``; ``timeout``; ``crashed`` (the worker died); ``skipped`` (never run).
 Status = Literal["ok", "error", "diverged", "oom", "timeout", "crashed", "skipped"]
-STATUSES: tuple[Status, ...] = ("ok", "error", "diverged", "oom", "timeout", "crashed", "skipped")
 
 
 @dataclass(frozen=True)
