@@ -18,8 +18,9 @@ if TYPE_CHECKING:
 Preset = Literal["smoke", "quick", "paper"]
 PRESETS: tuple[Preset, ...] = ("smoke", "quick", "paper")
 # How a job ended: ``ok``; ``error`` (an exception in the model or task); ``diverged`` (a non-finite
-# loss or metric); ``oom``; ``timeout``; ``crashed`` (the worker died); ``skipped`` (never run).
-Status = Literal["ok", "error", "diverged", "oom", "timeout", "crashed", "skipped"]
+# loss or metric); ``oom``; ``timeout``; ``crashed`` (the worker died); ``killed`` (SIGKILL from
+# outside, not the kernel's OOM killer); ``interrupted`` (the run was stopped); ``skipped`` (never run).
+Status = Literal["ok", "error", "diverged", "oom", "timeout", "crashed", "killed", "interrupted", "skipped"]
 
 
 @dataclass(frozen=True)
@@ -151,7 +152,9 @@ class JobResult:
 
     ``metrics``: the test metrics (every ``MetricSpec`` name of the task); ``measures``:
     speed and cost figures (:mod:`seqbench.measure`); ``reference``: the best possible value
-    per metric where the task knows it (``Task.reference``); ``artifacts``: files written.
+    per metric where the task knows it (``Task.reference``); ``artifacts``: files written;
+    ``traceback``: the full traceback of a failure inside the job (empty otherwise). Frozen:
+    a step that adds to a result makes a new one (``dataclasses.replace``).
     """
 
     status: Status
@@ -160,3 +163,4 @@ class JobResult:
     measures: Mapping[str, float] = field(default_factory=dict)
     reference: Mapping[str, float] = field(default_factory=dict)
     artifacts: tuple[str, ...] = ()
+    traceback: str = ""
