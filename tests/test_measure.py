@@ -175,6 +175,18 @@ def test_a_peak_below_the_achieved_rate_is_measured_again(monkeypatch: pytest.Mo
     assert out["train_peak_fraction"] == pytest.approx(out["train_flops_per_s"] / out["device_peak_flops"])
 
 
+def test_run_job_reports_against_the_peak_it_is_given() -> None:
+    """The run measures each device's peak once and hands it to every job as an argument."""
+    registry = get_registry()
+    spec = registry.task("lm-hmm")
+    budget = spec.budgets["smoke"]
+    config = JobConfig("gru", "lm-hmm", "cpu", 0, "smoke", budget, budget.lr, RunOptions(threads=1))
+    peaks = {"cpu/threads=1/float32": 1e15}  # far above anything a CPU reaches: never re-measured
+    result = run_job(config, registry.model("gru"), spec, peaks=peaks)
+    assert result.status == "ok", result.message
+    assert result.measures["device_peak_flops"] == 1e15 and "device_peak_remeasured" not in result.measures
+
+
 def test_run_options_are_applied_recorded_and_undone() -> None:
     registry = get_registry()
     spec = registry.task("lm-hmm")
