@@ -58,8 +58,8 @@ def cpu_id() -> str:
 def device_peaks(cpu_threads: Collection[int] = ()) -> dict[str, float]:
     """Peak FLOP/s of each device here, measured once per run with a large matrix product
     (fp32 on the CPU at each thread count the run's jobs use, this process's by default;
-    fp32, bf16 and fp16 on each CUDA device). Published to the run's job processes so each
-    job reports FLOP/s as a fraction of it without measuring it again."""
+    fp32, bf16 and fp16 on each CUDA device). The run hands them to each job (an argument
+    of the executor), so a job reports FLOP/s as a fraction of peak without measuring it again."""
     import torch
 
     from seqbench import measure
@@ -77,7 +77,6 @@ def device_peaks(cpu_threads: Collection[int] = ()) -> dict[str, float]:
         cuda = torch.device("cuda", i)
         for dtype in (torch.float32, torch.bfloat16, torch.float16):
             peaks[measure.peak_key(cuda, dtype)] = measure.measure_peak_flops(cuda, dtype)
-    measure.publish_peaks(peaks)
     return peaks
 
 

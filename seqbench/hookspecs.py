@@ -14,8 +14,7 @@ import pluggy
 if TYPE_CHECKING:
     import pandas as pd
 
-    from seqbench.specs import JobConfig, ModelSpec, TaskSpec
-    from seqbench.train import JobResult
+    from seqbench.specs import JobConfig, JobResult, ModelSpec, TaskSpec
 
 PROJECT = "seqbench"
 hookspec = pluggy.HookspecMarker(PROJECT)

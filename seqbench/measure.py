@@ -11,7 +11,7 @@ own process (executors/local.py), so no other job shares the device while one is
 FLOPs come from PyTorch's own ``FlopCounterMode`` (matrix products, convolutions,
 attention), plus the fused recurrent kernels it has no formula for. Achieved FLOP/s is
 given as a fraction of the device's peak, measured with a large matrix product once per
-run (:func:`peak_flops`; the run's parent publishes it to its jobs through the environment).
+run (:func:`measure_peak_flops`); the run hands those peaks to its jobs as an argument.
 """
 
 from __future__ import annotations
@@ -20,30 +20,30 @@ import ctypes
 import ctypes.util
 import functools
 import gc
-import json
 import math
-import os
 import resource
 import statistics
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from seqbench.specs import JobConfig
+from seqbench import parity
+from seqbench.specs import JobConfig, RunOptions
 from seqbench.task import Task, to_device
+from seqbench.train_step import TrainStep, precision
 
 MIN_TIME = {"smoke": 0.04, "quick": 1.0, "paper": 2.0}  # seconds of timed blocks, train and inference each
 LATENCY_TIME = {"smoke": 0.03, "quick": 0.5, "paper": 1.0}  # seconds of batch-1 calls
 STREAM_STEPS = {"smoke": 16, "quick": 256, "paper": 1024}  # streaming steps timed (after as many warm-up steps)
 BLOCKS = 20  # blocks per minimum measuring time: enough for a median that ignores slow outliers
 MIN_BLOCKS = {"smoke": 3, "quick": 7, "paper": 7}
-PEAK_ENV = "SEQBENCH_PEAK_FLOPS"  # JSON {key: FLOP/s}; set by environment.capture for the run's jobs
-_PEAKS: dict[str, float] = {}
+_MEASURED_PEAKS: dict[str, float] = {}  # peaks this process measured itself, by peak_key
 
 
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
@@ -227,20 +227,16 @@ def measure_peak_flops(device: torch.device, dtype: torch.dtype = torch.float32,
     return max(2 * n**3 / min(time_blocks(call, device, min_time, warmup=2, min_blocks=3)) for call in calls)
 
 
-def peak_flops(device: torch.device, dtype: torch.dtype = torch.float32) -> float:
-    """The device's peak for ``dtype``: from the run (environment variable), else measured once here."""
+def peak_flops(device: torch.device, dtype: torch.dtype = torch.float32,
+               peaks: Mapping[str, float] | None = None) -> float:
+    """The device's peak for ``dtype``: from ``peaks`` (the run's, keyed by :func:`peak_key`),
+    else measured once in this process."""
     key = peak_key(device, dtype)
-    if key not in _PEAKS:
-        published = json.loads(os.environ.get(PEAK_ENV, "{}"))
-        _PEAKS[key] = float(published[key]) if key in published else measure_peak_flops(device, dtype)
-    return _PEAKS[key]
-
-
-def publish_peaks(peaks: dict[str, float]) -> None:
-    """Make ``peaks`` visible to this process and to the job processes it starts."""
-    _PEAKS.update(peaks)
-    published = json.loads(os.environ.get(PEAK_ENV, "{}"))
-    os.environ[PEAK_ENV] = json.dumps({**published, **peaks}, sort_keys=True)
+    if peaks is not None and key in peaks:
+        return float(peaks[key])
+    if key not in _MEASURED_PEAKS:
+        _MEASURED_PEAKS[key] = measure_peak_flops(device, dtype)
+    return _MEASURED_PEAKS[key]
 
 
 # -- the job ------------------------------------------------------------------------------
@@ -292,108 +288,171 @@ def stream_latency(task: Task, module: nn.Module, batch1: Any, device: torch.dev
     return out
 
 
-def measure_job(task: Task, module: nn.Module, config: JobConfig, device: torch.device,
-                runner: nn.Module | None = None, test_metrics: dict[str, float] | None = None) -> dict[str, float]:
-    """Every speed and cost figure of a trained job.
+@dataclass(frozen=True)
+class Bench:
+    """What every timing step of one job shares: the trained job and one training batch."""
 
-    ``module`` is the eager module (FLOPs, parity, streaming); ``runner`` the module as the
-    job runs it (``torch.compile``-d with ``--compile``), which is what gets timed.
-    """
-    from seqbench import parity
-    from seqbench.train import TrainStep, precision
+    task: Task
+    module: nn.Module  # eager: FLOPs, parity, streaming
+    compiled: nn.Module  # as the job calls it (``torch.compile``-d with ``--compile``): timed
+    config: JobConfig
+    device: torch.device
+    batch: Any  # one training batch, on the device
+    samples: int
+    units: int
 
-    runner = runner if runner is not None else module
-    steady_allocator()  # the run_job process did it already; here for callers that measure in-process
-    preset, options = config.preset, config.options
-    budget = config.budget
-    generator = torch.Generator().manual_seed(config.seed)
-    batch = to_device(_first(task.train_batches(budget.batch_size, generator)), device)
-    samples, units = task.count(batch)
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-    out: dict[str, float] = {"batch_size": float(samples), "threads": float(torch.get_num_threads()),
-                             "units_per_sample": units / max(samples, 1), "compiled": float(runner is not module),
-                             "amp": {None: 0.0, "bf16": 16.0, "fp16": 16.1}[options.amp if device.type == "cuda"
-                                                                             else None]}
-    seq_len = _seq_len(batch)
+    @property
+    def options(self) -> RunOptions:
+        return self.config.options
+
+    @property
+    def warmup(self) -> int:
+        return 3 if self.compiled is not self.module else 2  # the first compiled call compiles: never timed
+
+    def precision(self) -> AbstractContextManager[object]:
+        return precision(self.options, self.device)
+
+
+def describe(bench: Bench) -> dict[str, float]:
+    """What was timed: batch size, threads, units per sample, compilation, precision, length."""
+    amp = bench.options.amp if bench.device.type == "cuda" else None
+    out = {"batch_size": float(bench.samples), "threads": float(torch.get_num_threads()),
+           "units_per_sample": bench.units / max(bench.samples, 1),
+           "compiled": float(bench.compiled is not bench.module),
+           "amp": {None: 0.0, "bf16": 16.0, "fp16": 16.1}[amp]}
+    seq_len = _seq_len(bench.batch)
     if seq_len is not None:
         out["seq_len"] = float(seq_len)
-    warmup = 3 if runner is not module else 2  # the first compiled call compiles: never timed
-    min_time, blocks = MIN_TIME[preset], MIN_BLOCKS[preset]
+    return out
 
-    # inference throughput
-    module.eval()
-    with torch.no_grad(), precision(options, device):
-        per_call = time_blocks(lambda: task.predict(runner, batch), device, min_time, warmup, blocks)
-    out["infer_samples_per_s"], out["infer_samples_per_s_iqr"] = rate(per_call, samples)
-    out["infer_units_per_s"], out["infer_units_per_s_iqr"] = rate(per_call, units)
-    out["timed_blocks"] = float(len(per_call))
 
-    # batch-1 latency and streaming latency
-    batch1 = to_device(_first(task.eval_batches("test", 1)), device)
-    with torch.no_grad(), precision(options, device):
-        lat = time_calls(lambda: task.predict(runner, batch1), device, LATENCY_TIME[preset], warmup)
-    out["latency_p50_ms"], out["latency_p95_ms"] = percentile(lat, 50) * 1e3, percentile(lat, 95) * 1e3
+def inference_throughput(bench: Bench) -> dict[str, float]:
+    """Samples and units per second of ``predict`` on the training batch, in eval mode."""
+    preset = bench.config.preset
+    bench.module.eval()
+    with torch.no_grad(), bench.precision():
+        per_call = time_blocks(lambda: bench.task.predict(bench.compiled, bench.batch), bench.device,
+                               MIN_TIME[preset], bench.warmup, MIN_BLOCKS[preset])
+    out: dict[str, float] = {"timed_blocks": float(len(per_call))}
+    out["infer_samples_per_s"], out["infer_samples_per_s_iqr"] = rate(per_call, bench.samples)
+    out["infer_units_per_s"], out["infer_units_per_s_iqr"] = rate(per_call, bench.units)
+    return out
+
+
+def latency(bench: Bench) -> dict[str, float]:
+    """Batch-1 latency of ``predict`` and, where the model streams, of one ``step`` call."""
+    preset = bench.config.preset
+    batch1 = to_device(_first(bench.task.eval_batches("test", 1)), bench.device)
+    with torch.no_grad(), bench.precision():
+        lat = time_calls(lambda: bench.task.predict(bench.compiled, batch1), bench.device, LATENCY_TIME[preset],
+                         bench.warmup)
+    out = {"latency_p50_ms": percentile(lat, 50) * 1e3, "latency_p95_ms": percentile(lat, 95) * 1e3}
     try:
-        steps = stream_latency(task, module, batch1, device, STREAM_STEPS[preset], precision(options, device))
+        steps = stream_latency(bench.task, bench.module, batch1, bench.device, STREAM_STEPS[preset],
+                               bench.precision())
     except Exception:  # a ``step`` that does not follow the CAUSAL_SEQ contract: no streaming figure
         steps = None
     if steps:
         out["step_latency_p50_ms"] = percentile(steps, 50) * 1e3
         out["step_latency_p95_ms"] = percentile(steps, 95) * 1e3
+    return out
 
-    # FLOPs per sample (eager module, same precision); forward counted with autograd off
+
+def inference_flops(bench: Bench) -> dict[str, float]:
+    """FLOPs per sample of ``predict`` (eager module, the run's precision, autograd off)."""
     try:
-        with torch.no_grad(), precision(options, device):
-            fwd = count_flops(lambda: task.predict(module, batch))
-    except Exception:
+        with torch.no_grad(), bench.precision():
+            fwd = count_flops(lambda: bench.task.predict(bench.module, bench.batch))
+    except Exception:  # an operator FlopCounterMode cannot trace: no FLOP figure, not a failed job
         fwd = 0
-    if fwd:
-        out["flops_per_sample"] = fwd / samples
+    return {"flops_per_sample": fwd / bench.samples} if fwd else {}
 
+
+def training(bench: Bench) -> dict[str, float]:
+    """FLOPs per sample and throughput of the training step; the weights are left as found."""
+    module = bench.module
     trainable = [p for p in module.parameters() if p.requires_grad]
-    if trainable:
-        saved = {k: v.detach().clone() for k, v in module.state_dict().items()}  # timing must not move weights
-        module.train()
-        try:
-            with precision(options, device):
-                train_flops = count_flops(lambda: task.loss(module, batch).backward())
-        except Exception:
-            train_flops = 0
-        module.zero_grad(set_to_none=True)
-        if train_flops:
-            out["train_flops_per_sample"] = train_flops / samples
-        optimizer = torch.optim.Adam(trainable, lr=config.lr)
-        step = TrainStep(task, runner, trainable, optimizer, options, device, budget.clip)
-        per_call = time_blocks(lambda: step(batch), device, min_time, warmup, blocks)
-        out["train_samples_per_s"], out["train_samples_per_s_iqr"] = rate(per_call, samples)
-        out["train_units_per_s"], out["train_units_per_s_iqr"] = rate(per_call, units)
-        module.load_state_dict(saved)
-        module.zero_grad(set_to_none=True)
-        module.eval()
+    if not trainable:
+        return {}
+    out: dict[str, float] = {}
+    saved = {k: v.detach().clone() for k, v in module.state_dict().items()}  # timing must not move weights
+    module.train()
+    try:
+        with bench.precision():
+            train_flops = count_flops(lambda: bench.task.loss(module, bench.batch).backward())
+    except Exception:
+        train_flops = 0
+    module.zero_grad(set_to_none=True)
+    if train_flops:
+        out["train_flops_per_sample"] = train_flops / bench.samples
+    optimizer = torch.optim.Adam(trainable, lr=bench.config.lr)
+    step = TrainStep(bench.task, bench.compiled, trainable, optimizer, bench.options, bench.device,
+                     bench.config.budget.clip)
+    preset = bench.config.preset
+    per_call = time_blocks(lambda: step(bench.batch), bench.device, MIN_TIME[preset], bench.warmup,
+                           MIN_BLOCKS[preset])
+    out["train_samples_per_s"], out["train_samples_per_s_iqr"] = rate(per_call, bench.samples)
+    out["train_units_per_s"], out["train_units_per_s_iqr"] = rate(per_call, bench.units)
+    module.load_state_dict(saved)
+    module.zero_grad(set_to_none=True)
+    module.eval()
+    return out
 
-    # achieved FLOP/s against the device's measured peak for the precision used
-    if "flops_per_sample" in out or "train_flops_per_sample" in out:
-        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(options.amp or "", torch.float32)
-        dtype = dtype if device.type == "cuda" else torch.float32
-        peak = peak_flops(device, dtype)
-        achieved = {phase: out[key] * out[f"{phase}_samples_per_s"]
-                    for phase, key in (("infer", "flops_per_sample"), ("train", "train_flops_per_sample"))
-                    if key in out and f"{phase}_samples_per_s" in out}
-        if achieved and max(achieved.values()) > peak:
-            # Faster than the run's peak: that peak was measured while something else loaded
-            # the device. Measure it again here, under this job's conditions, and say so.
-            peak = max(peak, measure_peak_flops(device, dtype))
-            out["device_peak_remeasured"] = 1.0
-        out["device_peak_flops"] = peak
-        for phase, flops_per_s in achieved.items():
-            out[f"{phase}_flops_per_s"] = flops_per_s
-            out[f"{phase}_peak_fraction"] = flops_per_s / peak
 
+def peak_fractions(bench: Bench, out: Mapping[str, float], peaks: Mapping[str, float] | None) -> dict[str, float]:
+    """Achieved FLOP/s per phase as a fraction of the device's peak for the precision used."""
+    if "flops_per_sample" not in out and "train_flops_per_sample" not in out:
+        return {}
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(bench.options.amp or "", torch.float32)
+    dtype = dtype if bench.device.type == "cuda" else torch.float32
+    peak = peak_flops(bench.device, dtype, peaks)
+    achieved = {phase: out[key] * out[f"{phase}_samples_per_s"]
+                for phase, key in (("infer", "flops_per_sample"), ("train", "train_flops_per_sample"))
+                if key in out and f"{phase}_samples_per_s" in out}
+    result: dict[str, float] = {}
+    if achieved and max(achieved.values()) > peak:
+        # Faster than the run's peak: that peak was measured while something else loaded
+        # the device. Measure it again here, under this job's conditions, and say so.
+        peak = max(peak, measure_peak_flops(bench.device, dtype))
+        result["device_peak_remeasured"] = 1.0
+    result["device_peak_flops"] = peak
+    for phase, flops_per_s in achieved.items():
+        result[f"{phase}_flops_per_s"] = flops_per_s
+        result[f"{phase}_peak_fraction"] = flops_per_s / peak
+    return result
+
+
+def memory_and_parity(bench: Bench, test_metrics: Mapping[str, float] | None) -> dict[str, float]:
+    """Peak memory; on CUDA also the CPU-CUDA parity check (:mod:`seqbench.parity`)."""
+    if bench.device.type != "cuda":  # peak resident set of this job's own process (Linux reports KiB)
+        return {"peak_memory_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    out = {"peak_memory_mb": torch.cuda.max_memory_allocated(bench.device) / 2**20}
+    out.update(parity.check_parity(bench.task, bench.module, bench.device, bench.options.amp, test_metrics,
+                                   metrics=bench.config.preset != "paper"))
+    return out
+
+
+def measure_job(task: Task, module: nn.Module, config: JobConfig, device: torch.device,
+                compiled: nn.Module | None = None, test_metrics: Mapping[str, float] | None = None,
+                peaks: Mapping[str, float] | None = None) -> dict[str, float]:
+    """Every speed and cost figure of a trained job.
+
+    ``module`` is the eager module (FLOPs, parity, streaming); ``compiled`` the module as the
+    job calls it (``torch.compile``-d with ``--compile``), which is what gets timed; ``peaks``
+    the run's measured device peaks (:func:`peak_flops`).
+    """
+    steady_allocator()  # the run_job process did it already; here for callers that measure in-process
+    generator = torch.Generator().manual_seed(config.seed)
+    batch = to_device(_first(task.train_batches(config.budget.batch_size, generator)), device)
+    samples, units = task.count(batch)
+    bench = Bench(task, module, compiled if compiled is not None else module, config, device, batch, samples, units)
     if device.type == "cuda":
-        out["peak_memory_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
-        out.update(parity.check_parity(task, module, device, options.amp, test_metrics,
-                                       metrics=preset != "paper"))
-    else:  # peak resident set of this job's own process (Linux reports KiB)
-        out["peak_memory_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        torch.cuda.reset_peak_memory_stats(device)
+    out = describe(bench)
+    out.update(inference_throughput(bench))
+    out.update(latency(bench))
+    out.update(inference_flops(bench))
+    out.update(training(bench))
+    out.update(peak_fractions(bench, out, peaks))
+    out.update(memory_and_parity(bench, test_metrics))
     return out

@@ -2,8 +2,8 @@
 
 Run automatically by :func:`seqbench.measure.measure_job` in every CUDA job: the trained
 module's predictions on a fixed test batch are compared with those of a CPU copy of the
-same weights, and (below the paper preset, where a CPU pass over the test split is cheap)
-the test metrics too. Stated tolerances, per precision:
+same weights (``cpu_copy``), and (below the paper preset, where a CPU pass over the test
+split is cheap) the test metrics too. Stated tolerances, per precision:
 
 * outputs: ``max |cuda - cpu| <= atol + rtol * max |cpu|``. fp32 uses atol 1e-3, rtol 1e-2:
   cuDNN convolutions run in TF32 by default (10-bit mantissa, relative error ~1e-3 per
@@ -18,13 +18,16 @@ A pair that fails gets ``parity_ok = 0`` and is flagged in the leaderboard.
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from dataclasses import fields, is_dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
+from seqbench.specs import RunOptions
 from seqbench.task import Task, to_device
+from seqbench.train_step import precision
 
 TOLERANCE: dict[str | None, tuple[float, float, float]] = {  # (atol, rtol) on outputs, rtol on metrics
     None: (1e-3, 1e-2, 1e-2),
@@ -47,9 +50,9 @@ def tensors(value: Any) -> list[torch.Tensor]:
     return []
 
 
-def compare_outputs(outputs: Any, reference: Any, atol: float, rtol: float) -> tuple[float, bool]:
-    """(max absolute difference, within ``atol + rtol * max |reference|``) over all tensors."""
-    a, b = tensors(outputs), tensors(reference)
+def compare_outputs(outputs: Any, expected: Any, atol: float, rtol: float) -> tuple[float, bool]:
+    """(max absolute difference, within ``atol + rtol * max |expected|``) over all tensors."""
+    a, b = tensors(outputs), tensors(expected)
     if len(a) != len(b) or any(x.shape != y.shape for x, y in zip(a, b, strict=True)):
         return float("inf"), False
     diff, scale = 0.0, 0.0
@@ -66,10 +69,10 @@ def compare_outputs(outputs: Any, reference: Any, atol: float, rtol: float) -> t
     return diff, diff <= atol + rtol * scale
 
 
-def metric_difference(metrics: dict[str, float], reference: dict[str, float]) -> float:
-    """Largest relative difference over the metrics both dicts report."""
-    shared = [k for k in metrics if k in reference]
-    return max((abs(metrics[k] - reference[k]) / max(abs(reference[k]), 1e-8) for k in shared), default=0.0)
+def metric_difference(metrics: Mapping[str, float], expected: Mapping[str, float]) -> float:
+    """Largest relative difference (to ``expected``) over the metrics both report."""
+    shared = [k for k in metrics if k in expected]
+    return max((abs(metrics[k] - expected[k]) / max(abs(expected[k]), 1e-8) for k in shared), default=0.0)
 
 
 def check_parity(
@@ -77,39 +80,36 @@ def check_parity(
     module: nn.Module,
     device: torch.device,
     amp: str | None = None,
-    device_metrics: dict[str, float] | None = None,
+    device_metrics: Mapping[str, float] | None = None,
     metrics: bool = True,
-    reference: nn.Module | None = None,
-    reference_device: torch.device | str = "cpu",
+    cpu_copy: nn.Module | None = None,
+    copy_device: torch.device | str = "cpu",
 ) -> dict[str, float]:
-    """Compare ``module`` on ``device`` with ``reference`` (default: a copy on ``reference_device``).
+    """Compare ``module`` on ``device`` with ``cpu_copy`` (default: a copy of it on ``copy_device``).
 
     Returns ``parity_max_abs_diff``, ``parity_tolerance`` (the bound it was held to),
     ``parity_metric_rel_diff`` (when metrics are compared) and ``parity_ok`` (1 or 0).
     """
-    from seqbench.specs import RunOptions
-    from seqbench.train import precision
-
     atol, rtol, mtol = TOLERANCE[amp]
-    ref_device = torch.device(reference_device)
-    if reference is None:
-        reference = copy.deepcopy(module).to(ref_device)
+    copy_at = torch.device(copy_device)
+    if cpu_copy is None:
+        cpu_copy = copy.deepcopy(module).to(copy_at)
     module.eval()
-    reference.eval()
+    cpu_copy.eval()
     batch = next(iter(task.eval_batches("test", PARITY_BATCH)))
     with torch.no_grad():
         with precision(RunOptions(amp=amp), device):  # type: ignore[arg-type]
             out = task.predict(module, to_device(batch, device))
-        ref = task.predict(reference, to_device(batch, ref_device))
-    diff, ok = compare_outputs(out, ref, atol, rtol)
-    scale = max((float(t.detach().abs().max()) for t in tensors(ref) if t.numel()), default=0.0)
+        expected = task.predict(cpu_copy, to_device(batch, copy_at))
+    diff, ok = compare_outputs(out, expected, atol, rtol)
+    scale = max((float(t.detach().abs().max()) for t in tensors(expected) if t.numel()), default=0.0)
     result = {"parity_max_abs_diff": diff, "parity_tolerance": atol + rtol * scale}
     if metrics:
         if device_metrics is None:
             with precision(RunOptions(amp=amp), device):  # type: ignore[arg-type]
                 device_metrics = task.evaluate(module, "test", device)
-        ref_metrics = task.evaluate(reference, "test", ref_device)
-        rel = metric_difference(device_metrics, ref_metrics)
+        copy_metrics = task.evaluate(cpu_copy, "test", copy_at)
+        rel = metric_difference(device_metrics, copy_metrics)
         result["parity_metric_rel_diff"] = rel
         ok = ok and rel <= mtol
     result["parity_ok"] = float(ok)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,9 +13,8 @@ from seqbench import environment
 from seqbench.executors.local import execute
 from seqbench.manager import Registry
 from seqbench.plan import Plan
-from seqbench.specs import JobConfig
+from seqbench.specs import JobConfig, JobResult
 from seqbench.store import Store
-from seqbench.train import JobResult
 
 STORE_NAME = "seqbench.sqlite"
 
@@ -44,7 +43,7 @@ def run_plan(
     timeout: float | None,
     resume: bool = False,
     argv: list[str] | None = None,
-    executor: Callable[[JobConfig, float | None, Path | None], JobResult] = execute,
+    executor: Callable[[JobConfig, float | None, Path | None, Mapping[str, float]], JobResult] = execute,
     log: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True),
 ) -> RunSummary:
     from seqbench.report import write_reports
@@ -53,7 +52,8 @@ def run_plan(
     run_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
     with Store(output / STORE_NAME) as store:
         cpu_threads = {job.options.threads for job in plan.jobs if job.device == "cpu" and job.options.threads}
-        store.start_run(run_id, argv or sys.argv, environment.capture(registry, cpu_threads))
+        env = environment.capture(registry, cpu_threads)
+        store.start_run(run_id, argv or sys.argv, env)
         finished = store.succeeded() if resume else set()
         todo = [job for job in plan.jobs if job.hash() not in finished]
         resumed = len(plan.jobs) - len(todo)
@@ -71,7 +71,7 @@ def run_plan(
             log(f"[{i}/{len(todo)} done{', ETA ' + _fmt(eta) if eta is not None else ''}] "
                 f"{job.model} x {job.task} on {job.device}, seed {job.seed} ...")
             started = time.time()
-            result = executor(job, timeout, output / "artifacts" / job.task)
+            result = executor(job, timeout, output / "artifacts" / job.task, env["peak_flops"])
             store.record(run_id, job, result, started)
             registry.pm.hook.seqbench_job_finished(config=job, result=result, output_dir=output)
             if result.status != "ok":

@@ -17,6 +17,10 @@ if TYPE_CHECKING:
 
 Preset = Literal["smoke", "quick", "paper"]
 PRESETS: tuple[Preset, ...] = ("smoke", "quick", "paper")
+# How a job ended: ``ok``; ``error`` (an exception in the model or task); ``diverged`` (a non-finite
+# loss or metric); ``oom``; ``timeout``; ``crashed`` (the worker died); ``killed`` (SIGKILL from
+# outside, not the kernel's OOM killer); ``interrupted`` (the run was stopped); ``skipped`` (never run).
+Status = Literal["ok", "error", "diverged", "oom", "timeout", "crashed", "killed", "interrupted", "skipped"]
 
 
 @dataclass(frozen=True)
@@ -140,3 +144,23 @@ class JobConfig:
     def hash(self) -> str:
         text = json.dumps(self.to_dict(), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """What one job produced, sent from its worker process to the store as one row.
+
+    ``metrics``: the test metrics (every ``MetricSpec`` name of the task); ``measures``:
+    speed and cost figures (:mod:`seqbench.measure`); ``reference``: the best possible value
+    per metric where the task knows it (``Task.reference``); ``artifacts``: files written;
+    ``traceback``: the full traceback of a failure inside the job (empty otherwise). Frozen:
+    a step that adds to a result makes a new one (``dataclasses.replace``).
+    """
+
+    status: Status
+    message: str = ""
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    measures: Mapping[str, float] = field(default_factory=dict)
+    reference: Mapping[str, float] = field(default_factory=dict)
+    artifacts: tuple[str, ...] = ()
+    traceback: str = ""

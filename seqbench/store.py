@@ -19,8 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from seqbench.specs import JobConfig
-from seqbench.train import JobResult
+from seqbench.specs import JobConfig, JobResult
 
 SCHEMA_VERSION = 1
 SCHEMA = """

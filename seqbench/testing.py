@@ -14,8 +14,8 @@ from pathlib import Path
 
 from seqbench.manager import Registry, get_registry, validate_model, validate_task
 from seqbench.plan import pair_reason
-from seqbench.specs import JobConfig, ModelSpec, Preset, RunOptions, TaskSpec
-from seqbench.train import JobResult, run_job
+from seqbench.specs import JobConfig, JobResult, ModelSpec, Preset, RunOptions, TaskSpec
+from seqbench.train import run_job
 
 
 def check_model_spec(spec: ModelSpec) -> None:

@@ -6,41 +6,25 @@ over the whole test split; early stop on a non-finite loss (recorded as ``diverg
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import math
 import os
 import time
-from collections.abc import Callable
-from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Literal, cast
+from typing import cast
 
 import torch
 from torch import nn
 
 from seqbench import measure
-from seqbench.specs import JobConfig, ModelSpec, RunOptions, TaskContext, TaskSpec
+from seqbench.specs import JobConfig, JobResult, ModelSpec, RunOptions, TaskContext, TaskSpec
 from seqbench.task import Task, to_device
-
-Status = Literal["ok", "error", "diverged", "oom", "timeout", "crashed", "skipped"]
+from seqbench.train_step import TrainStep, precision
 
 
 class Diverged(RuntimeError):
     """The training loss became NaN or infinite."""
-
-
-@dataclass
-class JobResult:
-    """What one job produced; stored as one row."""
-
-    status: Status
-    message: str = ""
-    metrics: dict[str, float] = field(default_factory=dict)
-    measures: dict[str, float] = field(default_factory=dict)
-    reference: dict[str, float] = field(default_factory=dict)
-    artifacts: list[str] = field(default_factory=list)
 
 
 def count_parameters(module: nn.Module) -> int:
@@ -56,43 +40,14 @@ def _lr_factor(step: int, total: int) -> float:
     return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress))
 
 
-def precision(options: RunOptions, device: torch.device) -> AbstractContextManager[object]:
-    """Autocast to ``options.amp`` on CUDA (bf16 / fp16); full precision otherwise."""
-    if options.amp and device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16 if options.amp == "bf16" else torch.float16)
-    return contextlib.nullcontext()
-
-
-class TrainStep:
-    """One optimizer step exactly as training takes it: loss under the run's precision,
-    backward (loss-scaled for fp16), gradient clipping, optimizer step. Timed by measure."""
-
-    def __init__(self, task: Task, runner: nn.Module, params: list[nn.Parameter], optimizer: torch.optim.Optimizer,
-                 options: RunOptions, device: torch.device, clip: float) -> None:
-        self.task, self.runner, self.params, self.optimizer = task, runner, params, optimizer
-        self.options, self.device, self.clip = options, device, clip
-        self.scaler = torch.amp.GradScaler("cuda", enabled=options.amp == "fp16" and device.type == "cuda")
-
-    def __call__(self, batch: object) -> torch.Tensor:
-        with precision(self.options, self.device):
-            loss = self.task.loss(self.runner, batch)
-        self.optimizer.zero_grad(set_to_none=True)
-        self.scaler.scale(loss).backward()
-        self.scaler.unscale_(self.optimizer)
-        nn.utils.clip_grad_norm_(self.params, self.clip)
-        self.scaler.step(self.optimizer)
-        self.scaler.update()
-        return loss
-
-
 def fit(task: Task, module: nn.Module, model: ModelSpec, config: JobConfig, device: torch.device,
-        runner: nn.Module | None = None) -> dict[str, float]:
+        compiled: nn.Module | None = None) -> dict[str, float]:
     """Train ``module`` on ``task`` within the budget; returns training measures.
 
-    ``runner`` is the module as it is called (``torch.compile``-d with ``--compile``; it
+    ``compiled`` is the module as it is called (``torch.compile``-d with ``--compile``; it
     shares ``module``'s parameters); checkpoints are taken from ``module`` itself.
     """
-    runner = runner if runner is not None else module
+    compiled = compiled if compiled is not None else module
     options = config.options
     budget = config.budget
     fit_baseline = getattr(module, "fit", None)
@@ -103,7 +58,7 @@ def fit(task: Task, module: nn.Module, model: ModelSpec, config: JobConfig, devi
         return {"train_steps": 0.0, "train_seconds": 0.0}
     optimizer = torch.optim.Adam(params, lr=config.lr, weight_decay=budget.weight_decay)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: _lr_factor(s, budget.steps))
-    train_step = TrainStep(task, runner, params, optimizer, options, device, budget.clip)
+    train_step = TrainStep(task, compiled, params, optimizer, options, device, budget.clip)
     generator = torch.Generator().manual_seed(config.seed)
     primary = task.spec.primary
     best: tuple[float, dict[str, torch.Tensor]] | None = None
@@ -120,14 +75,14 @@ def fit(task: Task, module: nn.Module, model: ModelSpec, config: JobConfig, devi
         steps += 1
         if budget.eval_every and steps % budget.eval_every == 0:
             with precision(options, device):
-                score = task.evaluate(runner, "val", device)[primary.name]
+                score = task.evaluate(compiled, "val", device)[primary.name]
             if best is None or primary.better(score, best[0]):
                 best = (score, copy.deepcopy(module.state_dict()))
             module.train()
     seconds = time.perf_counter() - start
     if best is not None:  # keep the checkpoint the validation split prefers
         with precision(options, device):
-            final = task.evaluate(runner, "val", device)[primary.name]
+            final = task.evaluate(compiled, "val", device)[primary.name]
         if primary.better(best[0], final):
             module.load_state_dict(best[1])
     return {"train_steps": float(steps), "train_seconds": seconds}
@@ -158,9 +113,12 @@ def run_job(
     model: ModelSpec,
     task_spec: TaskSpec,
     artifacts_dir: Path | None = None,
+    peaks: Mapping[str, float] | None = None,
 ) -> JobResult:
     """Build, train, evaluate and measure one (model, task, device, seed) job in-process.
 
+    ``peaks`` are the devices' peak FLOP/s the run measured once (keys from
+    :func:`seqbench.measure.peak_key`); a peak it lacks is measured by the job itself.
     Failures inside the model or task become a non-``ok`` status, never an exception.
     """
     undo = _apply_options(config.options)
@@ -174,24 +132,19 @@ def run_job(
         measures = {"params": float(count_parameters(module))}
         # --compile: training, evaluation and timing all call the compiled module (it shares
         # the eager module's parameters); baselines fitted outside autograd stay eager.
-        runner = cast(nn.Module, torch.compile(module)) if options.compile and not model.baseline else module
-        measures.update(fit(task, module, model, config, device, runner))
+        compiled = cast(nn.Module, torch.compile(module)) if options.compile and not model.baseline else module
+        measures.update(fit(task, module, model, config, device, compiled))
         module.eval()
         with precision(options, device):
-            metrics = task.evaluate(runner, "test", device)
-        missing = [m.name for m in task_spec.metrics if m.name not in metrics]
-        if missing:
-            raise KeyError(f"task {task_spec.name!r} did not report metrics {missing}")
-        bad = [k for k, v in metrics.items() if not math.isfinite(v)]
-        if bad:
-            raise Diverged(f"non-finite test metrics {bad}")
+            metrics = task.evaluate(compiled, "test", device)
+        _check_metrics(task_spec, metrics)
         artifacts: list[str] = []
         if artifacts_dir is not None:
             label = f"{model.name}-{config.device.replace(':', '')}-s{config.seed}"
             artifacts = [str(p) for p in task.save_artifacts(module, artifacts_dir, label)]
         if options.measure:
-            measures.update(measure.measure_job(task, module, config, device, runner, metrics))
-        return JobResult("ok", "", metrics, measures, task.reference(), artifacts)
+            measures.update(measure.measure_job(task, module, config, device, compiled, metrics, peaks))
+        return JobResult("ok", "", metrics, measures, task.reference(), tuple(artifacts))
     except Diverged as exc:
         return JobResult("diverged", str(exc))
     except torch.OutOfMemoryError as exc:
@@ -203,3 +156,13 @@ def run_job(
         return JobResult("error", f"{type(exc).__name__}: {exc} ({Path(tb.filename).name}:{tb.lineno})")
     finally:
         undo()
+
+
+def _check_metrics(task_spec: TaskSpec, metrics: Mapping[str, float]) -> None:
+    """Every declared metric reported, and finite (a non-finite one means the model diverged)."""
+    missing = [m.name for m in task_spec.metrics if m.name not in metrics]
+    if missing:
+        raise KeyError(f"task {task_spec.name!r} did not report metrics {missing}")
+    bad = [k for k, v in metrics.items() if not math.isfinite(v)]
+    if bad:
+        raise Diverged(f"non-finite test metrics {bad}")

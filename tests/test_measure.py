@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import json
 import math
 import platform
 import time
@@ -72,16 +71,17 @@ def test_flops_count_linear_and_fused_recurrent() -> None:
     assert fb == 3 * expected
 
 
-def test_peak_flops_is_published_to_jobs(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(measure, "_PEAKS", {})
-    monkeypatch.setenv(measure.PEAK_ENV, "{}")  # restored (removed) after the test
+def test_jobs_take_the_run_peak_and_measure_one_they_lack(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(measure, "_MEASURED_PEAKS", {})
     key = measure.peak_key(CPU, torch.float32)
-    measure.publish_peaks({key: 1.5e9})
-    assert json.loads(measure.os.environ[measure.PEAK_ENV])[key] == 1.5e9
-    monkeypatch.setattr(measure, "_PEAKS", {})  # a fresh job process reads the run's figure
-    assert measure.peak_flops(CPU) == 1.5e9
-    measured = measure.measure_peak_flops(CPU, size=128, min_time=0.01)
-    assert measured > 1e6
+    assert measure.peak_flops(CPU, peaks={key: 1.5e9}) == 1.5e9  # the run's figure, passed as an argument
+    monkeypatch.setattr(measure, "measure_peak_flops", lambda device, dtype=torch.float32: 2.5e9)
+    assert measure.peak_flops(CPU, peaks={"cuda:0/float32": 1.0}) == 2.5e9  # not the run's: measured here
+    assert measure._MEASURED_PEAKS == {key: 2.5e9}
+
+
+def test_measure_peak_flops_is_a_plausible_rate() -> None:
+    assert measure.measure_peak_flops(CPU, size=128, min_time=0.01) > 1e6
 
 
 def test_cpu_peak_is_the_faster_of_mkl_and_onednn(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -108,7 +108,6 @@ def test_run_measures_the_cpu_peak_at_the_jobs_thread_counts(monkeypatch: pytest
     seen: list[int] = []
     monkeypatch.setattr(measure, "measure_peak_flops", lambda device, dtype=torch.float32: seen.append(
         torch.get_num_threads()) or 1e9)
-    monkeypatch.setattr(measure, "publish_peaks", lambda peaks: None)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     own = torch.get_num_threads()
     peaks = environment.device_peaks({1, 2})
@@ -132,7 +131,7 @@ def test_parity_same_device_passes_and_injected_mismatch_fails() -> None:
     wrong = copy.deepcopy(module)
     with torch.no_grad():
         next(wrong.parameters()).add_(0.5)
-    bad = parity.check_parity(task, module, CPU, reference=wrong, metrics=False)  # type: ignore[arg-type]
+    bad = parity.check_parity(task, module, CPU, cpu_copy=wrong, metrics=False)  # type: ignore[arg-type]
     assert bad["parity_ok"] == 0.0 and bad["parity_max_abs_diff"] > bad["parity_tolerance"]
 
 
@@ -167,15 +166,25 @@ def test_measure_job_reports_every_figure_and_leaves_weights_alone() -> None:
 
 def test_a_peak_below_the_achieved_rate_is_measured_again(monkeypatch: pytest.MonkeyPatch) -> None:
     """A run's peak measured under load can be lower than a job then achieves: the job re-measures."""
-    monkeypatch.setattr(measure, "_PEAKS", {})
-    monkeypatch.setenv(measure.PEAK_ENV, "{}")  # restored (removed) after the test
-    measure.publish_peaks({measure.peak_key(CPU, torch.float32): 1.0})  # 1 FLOP/s: surely beaten
+    peaks = {measure.peak_key(CPU, torch.float32): 1.0}  # 1 FLOP/s: surely beaten
     task, module = _lm_task()
     budget = get_registry().task("lm-hmm").budgets["smoke"]
     out = measure.measure_job(task, module, JobConfig("lstm", "lm-hmm", "cpu", 0, "smoke", budget, budget.lr),
-                              CPU)  # type: ignore[arg-type]
+                              CPU, peaks=peaks)  # type: ignore[arg-type]
     assert out["device_peak_remeasured"] == 1.0 and out["device_peak_flops"] > 1e6
     assert out["train_peak_fraction"] == pytest.approx(out["train_flops_per_s"] / out["device_peak_flops"])
+
+
+def test_run_job_reports_against_the_peak_it_is_given() -> None:
+    """The run measures each device's peak once and hands it to every job as an argument."""
+    registry = get_registry()
+    spec = registry.task("lm-hmm")
+    budget = spec.budgets["smoke"]
+    config = JobConfig("gru", "lm-hmm", "cpu", 0, "smoke", budget, budget.lr, RunOptions(threads=1))
+    peaks = {"cpu/threads=1/float32": 1e15}  # far above anything a CPU reaches: never re-measured
+    result = run_job(config, registry.model("gru"), spec, peaks=peaks)
+    assert result.status == "ok", result.message
+    assert result.measures["device_peak_flops"] == 1e15 and "device_peak_remeasured" not in result.measures
 
 
 def test_run_options_are_applied_recorded_and_undone() -> None:

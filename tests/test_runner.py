@@ -11,9 +11,8 @@ from seqbench import hookimpl
 from seqbench.manager import load_registry
 from seqbench.plan import make_plan
 from seqbench.runner import run_plan
-from seqbench.specs import JobConfig
+from seqbench.specs import JobConfig, JobResult
 from seqbench.store import Store
-from seqbench.train import JobResult
 
 
 class Observer:
@@ -36,7 +35,7 @@ class Observer:
         self.reports = sorted(p.name for p in paths)
 
 
-def fake_executor(config: JobConfig, timeout: float | None, artifacts: Path | None) -> JobResult:
+def fake_executor(config: JobConfig, timeout: float | None, artifacts: Path | None, peaks: object) -> JobResult:
     if config.model == "gru" and config.seed == 1:
         return JobResult("error", "injected")
     return JobResult("ok", "", {"perplexity": 10.0 + config.seed, "cross_entropy": 2.3}, {"params": 1.0})

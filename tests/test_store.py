@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from seqbench.specs import Budget, JobConfig
+from seqbench.specs import Budget, JobConfig, JobResult
 from seqbench.store import Store, StoreError, atomic_write
-from seqbench.train import JobResult
 
 
 def _job(seed: int) -> JobConfig:

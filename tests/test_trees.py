@@ -101,15 +101,15 @@ def test_python_expressions_from_a_directory(tmp_path):
 def test_metrics_on_known_trees():
     gold = T(0, [T(1), T(2)])
     scores = TreeScores()
-    scores.add([T(0, [T(1), T(3)]), T(0, [T(1)])], [gold, gold])
-    r = scores.result()
+    scores.update([T(0, [T(1), T(3)]), T(0, [T(1)])], [gold, gold])
+    r = scores.compute()
     assert r["node_precision"] == pytest.approx(4 / 5) and r["node_recall"] == pytest.approx(4 / 6)
     assert r["edge_precision"] == pytest.approx(2 / 3) and r["edge_recall"] == pytest.approx(2 / 4)
     assert r["exact_match"] == 0 and r["size_error"] == pytest.approx(0.5)
     assert r["tree_edit_distance"] == pytest.approx(1.0)
     assert edit_distance(gold, gold) == 0 and edit_distance(T(0), gold) == 2
     with pytest.raises(ValueError, match="no trees"):
-        TreeScores().result()
+        TreeScores().compute()
 
 
 def _problem() -> TreeProblem:

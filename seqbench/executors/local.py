@@ -9,11 +9,11 @@ from __future__ import annotations
 import multiprocessing as mp
 import signal
 import sys
+from collections.abc import Mapping
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from seqbench.specs import JobConfig
-from seqbench.train import JobResult
+from seqbench.specs import JobConfig, JobResult
 
 
 def _die_with_parent() -> None:
@@ -28,7 +28,7 @@ def _die_with_parent() -> None:
             pass
 
 
-def _worker(config: JobConfig, artifacts_dir: str | None, conn: Connection) -> None:
+def _worker(config: JobConfig, artifacts_dir: str | None, peaks: dict[str, float], conn: Connection) -> None:
     _die_with_parent()
     from seqbench.manager import get_registry
     from seqbench.train import run_job
@@ -39,16 +39,20 @@ def _worker(config: JobConfig, artifacts_dir: str | None, conn: Connection) -> N
     except KeyError as exc:
         conn.send(JobResult("error", f"plugin not found in worker: {exc}"))
         return
-    conn.send(run_job(config, model, task, Path(artifacts_dir) if artifacts_dir else None))
+    conn.send(run_job(config, model, task, Path(artifacts_dir) if artifacts_dir else None, peaks))
     conn.close()
 
 
-def execute(config: JobConfig, timeout: float | None, artifacts_dir: Path | None) -> JobResult:
-    """Run one job in a spawned process and return its result, whatever happens to it."""
+def execute(config: JobConfig, timeout: float | None, artifacts_dir: Path | None,
+            peaks: Mapping[str, float] | None = None) -> JobResult:
+    """Run one job in a spawned process and return its result, whatever happens to it.
+
+    ``peaks``: the devices' peak FLOP/s the run measured (see :func:`seqbench.measure.peak_flops`).
+    """
     ctx = mp.get_context("spawn")  # a clean interpreter: no inherited threads, CUDA or state
     receive, send = ctx.Pipe(duplex=False)
-    process = ctx.Process(target=_worker, args=(config, str(artifacts_dir) if artifacts_dir else None, send),
-                          daemon=True)
+    args = (config, str(artifacts_dir) if artifacts_dir else None, dict(peaks or {}), send)
+    process = ctx.Process(target=_worker, args=args, daemon=True)
     process.start()
     send.close()
     try:

@@ -30,13 +30,9 @@ class TCNConfig:
 
 SIZES: dict[Preset, TCNConfig] = {
     "smoke": TCNConfig(channels=32, levels=2, kernel=3, dropout=0.0),
-    "quick": TCNConfig(channels=96, levels=4, kernel=3, dropout=0.1),  # receptive field 61
+    "quick": TCNConfig(channels=96, levels=4, kernel=3, dropout=0.1),  # receptive field 1 + 2 (3 - 1)(2^4 - 1) = 61
     "paper": TCNConfig(channels=450, levels=3, kernel=3, dropout=0.1),  # Bai et al., char-level PTB
 }
-
-
-def receptive_field(config: TCNConfig) -> int:
-    return 1 + 2 * (config.kernel - 1) * (2**config.levels - 1)
 
 
 class CausalConv(nn.Module):
@@ -80,7 +76,6 @@ class TCN(nn.Module):
             TemporalBlock(widths[i], widths[i + 1], config.kernel, 2**i, config.dropout) for i in range(config.levels)
         ))
         self.output_size = config.channels
-        self.receptive_field = receptive_field(config)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 3:

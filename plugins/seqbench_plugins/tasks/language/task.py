@@ -1,15 +1,14 @@
 """The runtime side of every language-modelling task: adapter, loss and whole-split scoring.
 
 Batches are ``(inputs (B, T), targets (B, T))`` with ``targets = IGNORE`` on padding.
-Scores are computed over the whole split as sum of NLL / number of predicted tokens,
-never as a mean of per-batch means (the last batch is usually smaller). Every window is
+Scores are computed over the whole split as sum of NLL / number of predicted tokens
+(:mod:`~seqbench_plugins.tasks.language.metrics`), in the host's evaluation loop. Every window is
 scored from an empty history (no state carried between windows), the same for every model,
 so recurrent, convolutional, attention and count models see exactly the same context.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -20,8 +19,9 @@ from torch import nn
 
 from seqbench.signatures import CAUSAL_SEQ, TOKENS, SeqProblem, Signature, TokenProblem
 from seqbench.specs import TaskContext, TaskSpec
-from seqbench.task import Batch, IncompatibleModel, TensorTask
+from seqbench.task import Batch, IncompatibleModel, Metric, PairMetric, TensorTask
 from seqbench_plugins.tasks.language.data import IGNORE
+from seqbench_plugins.tasks.language.metrics import NextTokenNLL, check_logits
 
 
 @dataclass(frozen=True)
@@ -79,41 +79,18 @@ class LanguageTask(TensorTask):
         inputs, targets = batch
         return int(inputs.shape[0]), int((targets != IGNORE).sum())
 
-    def _logits(self, module: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
-        logits = module(inputs)
-        expected = (*inputs.shape, self.vocab_size)
-        if tuple(logits.shape) != expected:
-            raise ValueError(f"task {self.spec.name!r}: model returned logits of shape {tuple(logits.shape)}, "
-                             f"expected (batch, time, vocab) = {expected}")
-        return logits
-
     def loss(self, module: nn.Module, batch: Batch) -> torch.Tensor:
         inputs, targets = batch
-        logits = self._logits(module, inputs)
+        logits = module(inputs)
+        check_logits(self.spec.name, logits, targets, self.vocab_size)
         return F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=IGNORE)
 
     def predict(self, module: nn.Module, batch: Batch) -> Any:
         return module(batch[0])
 
-    @torch.no_grad()
-    def evaluate(self, module: nn.Module, split: str, device: torch.device) -> dict[str, float]:
-        module.eval()
-        total, count = 0.0, 0
-        for inputs, targets in self.eval_batches(split, self.budget.eval_batch_size):
-            logits = self._logits(module, inputs.to(device)).float()
-            targets = targets.to(device).flatten()
-            total += float(F.cross_entropy(logits.flatten(0, 1), targets, ignore_index=IGNORE, reduction="sum"))
-            count += int((targets != IGNORE).sum())
-        return self.metrics_from(total, count)
-
-    def metrics_from(self, nll: float, count: int) -> dict[str, float]:
-        """Every metric from the total NLL (nats) over ``count`` predicted tokens."""
-        ce = nll / max(count, 1)
-        out = {"cross_entropy": ce, "perplexity": math.exp(min(ce, 700.0)), "bits_per_char": ce / math.log(2)}
-        if "perplexity" in self.oracle:
-            out["oracle_ratio"] = out["perplexity"] / self.oracle["perplexity"]
-        names = {m.name for m in self.spec.metrics}  # bits per *char* only where tokens are chars
-        return {k: v for k, v in out.items() if k in names}
+    def metric(self, split: str) -> Metric:
+        accumulator = NextTokenNLL(self.spec.name, self.vocab_size, [m.name for m in self.spec.metrics], self.oracle)
+        return PairMetric(accumulator, lambda logits, batch: (logits, batch[1]))
 
     def reference(self) -> dict[str, float]:
         return {**self.oracle, "oracle_ratio": 1.0} if self.oracle else {}

@@ -5,7 +5,7 @@ nowcasting", NIPS 2015; Shi et al., "Deep learning for precipitation nowcasting:
 benchmark and a new model", NIPS 2017. Tasks: ``moving-digits`` (Moving MNIST-style),
 ``moving-digits-pp`` (MovingMNIST++), ``radar-echoes`` (HKO-7-style, 5 in / 20 out, with
 CSI / HSS / B-MSE) and ``moving-mnist`` (the real ``mnist_test_seq.npy``). Frames are
-stored as uint8 and scored in [0, 1]; see ``nowcast_metrics`` for the metric conventions.
+stored as uint8 and scored in [0, 1]; see ``nowcasting.metrics`` for the metric conventions.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from torch import nn
 from seqbench import hookimpl
 from seqbench.signatures import CAUSAL_SEQ, FRAMES, FrameProblem, SeqProblem, Signature
 from seqbench.specs import Budget, MetricSpec, Preset, TaskContext, TaskSpec
-from seqbench.task import Batch, TensorTask
+from seqbench.task import Batch, Metric, PairMetric, TensorTask
 from seqbench_plugins.tasks.nowcasting import loader as nowcast_loader
 from seqbench_plugins.tasks.nowcasting.data import DigitsConfig, RadarConfig, cached, moving_digits, radar_echoes
 from seqbench_plugins.tasks.nowcasting.metrics import THRESHOLDS, FrameMetrics, threshold_name
@@ -76,16 +76,8 @@ class NowcastTask(TensorTask):
     def predict(self, module: nn.Module, batch: Batch) -> torch.Tensor:
         return module(self._split(batch)[0])
 
-    @torch.no_grad()
-    def evaluate(self, module: nn.Module, split: str, device: torch.device) -> dict[str, float]:
-        was_training = module.training
-        module.eval()
-        metrics = FrameMetrics(self.radar)
-        for batch in self.eval_batches(split, self.budget.eval_batch_size):
-            inputs, targets = self._split((batch[0].to(device),))
-            metrics.update(module(inputs).cpu(), targets.cpu())
-        module.train(was_training)
-        return metrics.compute()
+    def metric(self, split: str) -> Metric:
+        return PairMetric(FrameMetrics(self.radar), lambda output, batch: (output.cpu(), self._split(batch)[1].cpu()))
 
     @torch.no_grad()
     def save_artifacts(self, module: nn.Module, directory: Path, label: str) -> list[Path]:

@@ -13,12 +13,27 @@ Conventions (frames are in [0, 1]):
   thresholds R mm/h, from contingency counts summed over the whole split; ``b_mse`` /
   ``b_mae``, the balanced errors whose per-pixel weight grows with the true rain rate
   (1, 2, 5, 10, 30 for < 2, < 5, < 10, < 30, >= 30 mm/h), summed per frame like ``mse``.
+
+What comes from torchmetrics (1.9) and what does not, and why:
+
+* ``mse_pixel`` / ``mae_pixel`` are torchmetrics' ``MeanSquaredError`` / ``MeanAbsoluteError``
+  (states in float64, so sums over a whole split do not lose digits); the per-frame ``mse`` /
+  ``mae`` are the same figures times the pixels of a frame. ``ssim`` is torchmetrics'
+  ``StructuralSimilarityIndexMeasure`` (mean over frames).
+* ``csi_R`` is *not* torchmetrics' ``CriticalSuccessIndex``, although the definition
+  (hits / (hits + misses + false alarms) after thresholding both sides at R) is the same:
+  where a threshold is neither reached nor forecast anywhere in the split, torchmetrics
+  returns 0 (a ``0/0`` it maps to zero) and we return 1, a perfect forecast of "no rain that
+  heavy" (small splits often have no 30 mm/h pixel at all). HSS also needs the fourth count,
+  correct negatives, which torchmetrics does not keep; one contingency table serves both.
+* ``b_mse`` / ``b_mae`` (HKO-7's balanced errors) have no torchmetrics counterpart.
 """
 
 from __future__ import annotations
 
 import torch
 from torchmetrics.functional.image import structural_similarity_index_measure
+from torchmetrics.regression import MeanAbsoluteError, MeanSquaredError
 
 from seqbench_plugins.tasks.nowcasting.data import pixel_to_rainrate
 
@@ -39,13 +54,15 @@ def balance_weights(rate: torch.Tensor) -> torch.Tensor:
 
 
 class FrameMetrics:
-    """Accumulates sums over batches of (prediction, truth), each (B, T, C, H, W) in [0, 1]."""
+    """Accumulates over batches of (prediction, truth), each (B, T, C, H, W) in [0, 1]."""
 
     def __init__(self, radar: bool) -> None:
         self.radar = radar
         self.frames = 0
         self.pixels = 0
-        self.sums: dict[str, float] = {"se": 0.0, "ae": 0.0, "ssim": 0.0, "bse": 0.0, "bae": 0.0}
+        self.mse = MeanSquaredError().set_dtype(torch.float64)
+        self.mae = MeanAbsoluteError().set_dtype(torch.float64)
+        self.sums = {"ssim": 0.0, "bse": 0.0, "bae": 0.0}
         # contingency counts per threshold: hits, misses, false alarms, correct negatives
         self.table = torch.zeros(len(THRESHOLDS), 4, dtype=torch.float64)
 
@@ -56,9 +73,9 @@ class FrameMetrics:
         b, t, c, h, w = true.shape
         self.frames += b * t
         self.pixels += b * t * c * h * w
-        err = pred - true
-        self.sums["se"] += float((err**2).sum())
-        self.sums["ae"] += float(err.abs().sum())
+        flat_pred, flat_true = pred.reshape(-1), true.reshape(-1)  # torchmetrics views them flat: needs contiguity
+        self.mse.update(flat_pred, flat_true)
+        self.mae.update(flat_pred, flat_true)
         # The standard 11x11 Gaussian window (sigma 1.5), shrunk only for frames smaller than it.
         kernel = min(11, min(h, w) - (1 - min(h, w) % 2))
         ssim = structural_similarity_index_measure(
@@ -67,25 +84,31 @@ class FrameMetrics:
         )
         self.sums["ssim"] += float(torch.as_tensor(ssim).double().sum())
         if self.radar:
-            true_rate, pred_rate = pixel_to_rainrate(true), pixel_to_rainrate(pred)
-            weight = balance_weights(true_rate)
-            self.sums["bse"] += float((weight * err**2).sum())
-            self.sums["bae"] += float((weight * err.abs()).sum())
-            for i, rate in enumerate(THRESHOLDS):
-                yes_t, yes_p = true_rate >= rate, pred_rate >= rate
-                self.table[i, 0] += float((yes_t & yes_p).sum())
-                self.table[i, 1] += float((yes_t & ~yes_p).sum())
-                self.table[i, 2] += float((~yes_t & yes_p).sum())
-                self.table[i, 3] += float((~yes_t & ~yes_p).sum())
+            self._update_radar(pred, true)
+
+    def _update_radar(self, pred: torch.Tensor, true: torch.Tensor) -> None:
+        true_rate, pred_rate = pixel_to_rainrate(true), pixel_to_rainrate(pred)
+        weight = balance_weights(true_rate)
+        err = pred - true
+        self.sums["bse"] += float((weight * err**2).sum())
+        self.sums["bae"] += float((weight * err.abs()).sum())
+        for i, rate in enumerate(THRESHOLDS):
+            yes_t, yes_p = true_rate >= rate, pred_rate >= rate
+            self.table[i, 0] += float((yes_t & yes_p).sum())
+            self.table[i, 1] += float((yes_t & ~yes_p).sum())
+            self.table[i, 2] += float((~yes_t & yes_p).sum())
+            self.table[i, 3] += float((~yes_t & ~yes_p).sum())
 
     def compute(self) -> dict[str, float]:
         if not self.frames:
             raise ValueError("no frames were evaluated (empty split)")
+        pixels_per_frame = self.pixels / self.frames
+        mse_pixel, mae_pixel = float(self.mse.compute()), float(self.mae.compute())
         out = {
-            "mse": self.sums["se"] / self.frames,
-            "mae": self.sums["ae"] / self.frames,
-            "mse_pixel": self.sums["se"] / self.pixels,
-            "mae_pixel": self.sums["ae"] / self.pixels,
+            "mse": mse_pixel * pixels_per_frame,
+            "mae": mae_pixel * pixels_per_frame,
+            "mse_pixel": mse_pixel,
+            "mae_pixel": mae_pixel,
             "ssim": self.sums["ssim"] / self.frames,
         }
         if self.radar:

@@ -31,7 +31,7 @@ from torch import nn
 from seqbench import hookimpl
 from seqbench.signatures import CAUSAL_SEQ, GRAPH, GraphProblem, SeqProblem, Signature
 from seqbench.specs import Budget, Preset, TaskContext, TaskSpec
-from seqbench.task import Batch, Task
+from seqbench.task import Batch, Metric, PairMetric, Task
 from seqbench_plugins.tasks.traffic import data
 from seqbench_plugins.tasks.traffic.metrics import MaskedHorizonMetrics, metric_specs
 from seqbench_plugins.tasks.traffic.sim import STEPS_PER_DAY, SimConfig, Simulation, simulate, synthetic_graph
@@ -149,14 +149,10 @@ class TrafficTask(Task):
     def predict(self, module: nn.Module, batch: Batch) -> torch.Tensor:
         return module(batch[0])
 
-    def evaluate(self, module: nn.Module, split: str, device: torch.device) -> dict[str, float]:
-        module.eval()
-        metrics = MaskedHorizonMetrics(STEPS_OUT)
-        with torch.no_grad():
-            for x, _, raw in self.eval_batches(split, self.budget.eval_batch_size):
-                pred = module(x.to(device)).squeeze(-1).cpu() * self.std + self.mean
-                metrics.update(pred, raw)
-        return metrics.compute()
+    def metric(self, split: str) -> Metric:
+        """Masked errors in mph: the prediction is un-scaled, the raw readings are the target."""
+        return PairMetric(MaskedHorizonMetrics(STEPS_OUT),
+                          lambda output, batch: (output.squeeze(-1).cpu() * self.std + self.mean, batch[2]))
 
 
 class PerNodeAdapter(nn.Module):

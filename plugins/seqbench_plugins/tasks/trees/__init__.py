@@ -35,7 +35,7 @@ from torch import nn
 from seqbench import hookimpl
 from seqbench.signatures import CAUSAL_SEQ, TREE, SeqProblem, Signature
 from seqbench.specs import Budget, MetricSpec, Preset, TaskContext, TaskSpec
-from seqbench.task import Task, to_device
+from seqbench.task import Metric, PairMetric, Task
 from seqbench.trees import Tree, TreeBatch
 from seqbench_plugins.tasks.trees.batch import Example, JointVocab, collate
 from seqbench_plugins.tasks.trees.lm import TreeLM
@@ -99,16 +99,8 @@ class TreeTask(Task):
     def predict(self, module: nn.Module, batch: TreeBatch) -> Any:
         return cast(TreeModel, module).decode(batch.src, batch.src_len)
 
-    @torch.no_grad()
-    def evaluate(self, module: nn.Module, split: str, device: torch.device) -> dict[str, float]:
-        was_training = module.training
-        module.eval()
-        scores = TreeScores()
-        for batch in self.eval_batches(split, self.budget.eval_batch_size):
-            batch = to_device(batch, device)
-            scores.add(self.predict(module, batch), batch.golds)
-        module.train(was_training)
-        return scores.result()
+    def metric(self, split: str) -> Metric:
+        return PairMetric(TreeScores(), lambda trees, batch: (trees, batch.golds))
 
 
 METRICS = (

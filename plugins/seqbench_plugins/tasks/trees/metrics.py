@@ -5,6 +5,7 @@ tree size error and the Zhang-Shasha tree edit distance (``zss``, unit costs).
 Node retrieval compares the multisets of labels of the predicted and gold trees; edge retrieval
 the multisets of (parent label -> child label) pairs. Precision and recall are micro-averaged
 over the split (matches summed over trees, divided by predicted / gold totals), F1 from them.
+torchmetrics has none of these (its F1 scores class labels, not bags of tree nodes or edges).
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ class TreeScores:
     size_error: float = 0.0
     ted: float = 0.0
 
-    def add(self, predictions: Iterable[Tree], golds: Iterable[Tree]) -> None:
+    def update(self, predictions: Iterable[Tree], golds: Iterable[Tree]) -> None:
         for pred, gold in zip(predictions, golds, strict=True):
             if not isinstance(pred, Tree):
                 raise TypeError(f"a TREE model must return seqbench_plugins Tree objects, got {type(pred).__name__}")
@@ -61,7 +62,7 @@ class TreeScores:
             self.size_error += abs(pred.size() - gold.size())
             self.ted += edit_distance(pred, gold)
 
-    def result(self) -> dict[str, float]:
+    def compute(self) -> dict[str, float]:
         if self.trees == 0:
             raise ValueError("no trees were scored: the split is empty")
         out: dict[str, float] = {}

@@ -1,7 +1,7 @@
 """Markdown tables from the JSON that pytest-benchmark saves (``--benchmark-json=F``).
 
-    python -m benchmarks.report reference F   # reference configurations: params, train / inference samples/s
-    python -m benchmarks.report latency F     # batch-1 latency against sequence length, per backbone
+    python -m benchmarks.tables reference F   # reference configurations: params, train / inference samples/s
+    python -m benchmarks.tables latency F     # batch-1 latency against sequence length, per backbone
 """
 
 from __future__ import annotations

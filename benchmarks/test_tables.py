@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmarks.report import latency_table, reference_table
+from benchmarks.tables import latency_table, reference_table
 
 MACHINE = {"machine_info": {"cpu": {"brand_raw": "Test CPU"}}}
 
