@@ -4,11 +4,11 @@ fixture comes from seqbench's pytest plugin (no conftest), the checks from seqbe
 from __future__ import annotations
 
 import numpy as np
+from seqbench_ar_task import PROCESSES
+from seqbench_ar_task.data import bayes_scores, log_likelihoods, sample
 
 from seqbench.manager import Registry
 from seqbench.testing import assert_pair_runs, check_task, compatible_tasks
-from seqbench_ar_task import PROCESSES
-from seqbench_ar_task.data import bayes_scores, log_likelihoods, sample
 
 
 def test_task_contract(seqbench_registry: Registry) -> None:
