@@ -36,6 +36,7 @@ BUILTIN_PLUGINS = (
     "seqbench.reporters.pareto",
 )
 HOOKS = sorted(n for n in dir(hookspecs) if n.startswith("seqbench_"))
+REGISTER_HOOKS = {"seqbench_register_models", "seqbench_register_tasks"}
 NAME = re.compile(r"^[a-z0-9][a-z0-9_.+-]*$")
 METRIC_NAME = re.compile(r"^[A-Za-z0-9_][^\s]*$")  # becomes a store column: no blanks
 GOALS = ("min", "max")
@@ -260,7 +261,16 @@ def load_registry(include_entry_points: bool = True, extra: Iterable[tuple[Any, 
         if _register(pm, plugin, record):
             records[record.name] = record
     _collect(registry, records)
+    for name, record in records.items():
+        _warn_if_empty(pm, name, record)
     return registry
+
+
+def _warn_if_empty(pm: pluggy.PluginManager, name: str, record: PluginRecord) -> None:
+    """A plugin whose only hooks are the register hooks and that registered no spec does nothing."""
+    callers = {c.name for c in pm.get_hookcallers(pm.get_plugin(name)) or []}
+    if callers and callers <= REGISTER_HOOKS and not (record.models or record.tasks or record.errors):
+        record.warnings.append(f"registers nothing: {' and '.join(sorted(callers))} returned no spec")
 
 
 @lru_cache(maxsize=1)

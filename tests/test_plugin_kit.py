@@ -85,7 +85,9 @@ def test_bad_goal_is_a_clear_error_at_registration(kit: ModuleType) -> None:
 
 
 def test_misspelled_and_unmarked_hooks_are_explained(kit: ModuleType) -> None:
-    registry = _registry(kit, "misspelled", "unmarked")
+    registry = _registry(kit, "misspelled", "unmarked", "empty")
+    assert _record(registry, "kit-empty").warnings == [
+        "registers nothing: seqbench_register_tasks returned no spec"]
     misspelled = _record(registry, "kit-misspelled")
     assert misspelled.errors == [
         "unknown hook 'seqbench_register_model': did you mean 'seqbench_register_models'?"]
