@@ -5,7 +5,6 @@ unmarked hook and an incompatible plugin API; `seqbench validate` gives the verd
 from __future__ import annotations
 
 import importlib
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -149,15 +148,17 @@ def test_validate_verdicts_and_exit_status(kit: ModuleType, capsys: pytest.Captu
     assert "neither an installed distribution nor an importable module" in capsys.readouterr().err
 
 
-def test_list_and_run_name_broken_plugins_and_list_honours_filters(faulty_site: object) -> None:
-    cli = [sys.executable, "-m", "seqbench.cli"]
-    listed = subprocess.run([*cli, "list", "models", "--models", "l*"], capture_output=True, text=True, check=True)
-    names = [line.split()[0] for line in listed.stdout.splitlines()[2:]]
+def test_list_and_run_name_broken_plugins_and_list_honours_filters(
+        faulty_site: object, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["list", "models", "--models", "l*"]) == 0
+    listed = capsys.readouterr()
+    names = [line.split()[0] for line in listed.out.splitlines()[2:]]
     assert names and all(n.startswith("l") for n in names) and "gru" not in names
-    assert "seqbench: error: plugin faulty-raises: seqbench_register_models raised RuntimeError" in listed.stderr
-    assert "plugin faulty-missing: failed to import no_such_module_anywhere" in listed.stderr
-    tasks = subprocess.run([*cli, "list", "tasks", "--tasks", "lm-hmm"], capture_output=True, text=True, check=True)
-    assert [line.split()[0] for line in tasks.stdout.splitlines()[2:]] == ["lm-hmm"]
-    run = subprocess.run([*cli, "run", "--models", "faulty-z*", "--preset", "smoke"], capture_output=True, text=True)
-    assert run.returncode == 2 and "plugin faulty-raises" in run.stderr
-    assert "matches nothing" in run.stderr and "plugins that failed to load: faulty-raises" in run.stderr
+    assert "seqbench: error: plugin faulty-raises: seqbench_register_models raised RuntimeError" in listed.err
+    assert "plugin faulty-missing: failed to import no_such_module_anywhere" in listed.err
+    assert main(["list", "tasks", "--tasks", "lm-hmm"]) == 0
+    assert [line.split()[0] for line in capsys.readouterr().out.splitlines()[2:]] == ["lm-hmm"]
+    assert main(["run", "--models", "faulty-z*", "--preset", "smoke"]) == 2
+    err = capsys.readouterr().err
+    assert "plugin faulty-raises" in err and "matches nothing" in err
+    assert "plugins that failed to load: faulty-raises" in err
