@@ -1,4 +1,4 @@
-"""Command line: seqbench list | run | leaderboard | report | plugins."""
+"""Command line: seqbench list | run | leaderboard | report | plugins | validate."""
 
 from __future__ import annotations
 
@@ -55,25 +55,36 @@ def _table(rows: Sequence[Sequence[object]], headers: list[str]) -> str:
     return tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True)
 
 
+def report_plugin_problems(registry: Registry) -> None:
+    """One stderr line per plugin that failed (or lost specs) or warned: a selection such as
+    ``--models 'l*'`` must never silently miss a broken plugin's models."""
+    for record in registry.plugins:
+        if record.errors or record.warnings:
+            level = "error" if record.errors else "warning"
+            print(f"seqbench: {level}: plugin {record.name}: {record.problems()} "
+                  "(`seqbench plugins` lists every plugin)", file=sys.stderr)
+
+
 def cmd_list(args: argparse.Namespace, registry: Registry) -> int:
+    report_plugin_problems(registry)
     data = _data(args.data)
+    models = select(_names(args.models), registry.models, "model")
+    tasks = select(_names(args.tasks), registry.tasks, "task")
     if args.what == "models":
         rows: list[list[object]] = [
             [m.name, ", ".join(map(str, m.signatures)), "baseline" if m.baseline else "model", m.summary,
-             registry.origin[f"model:{m.name}"].name]
-            for m in sorted(registry.models.values(), key=lambda m: m.name)
+             registry.plugin_name("model", m.name)]
+            for m in (registry.models[n] for n in models)
         ]
         print(_table(rows, ["model", "signatures", "kind", "summary", "plugin"]))
     elif args.what == "tasks":
         rows = [
             [t.name, ", ".join(map(str, t.accepts)), f"{t.primary.name} ({t.primary.goal})",
-             t.available(data) or "available", t.summary]
-            for t in sorted(registry.tasks.values(), key=lambda t: t.name)
+             t.available(data) or "available", t.summary, registry.plugin_name("task", t.name)]
+            for t in (registry.tasks[n] for n in tasks)
         ]
-        print(_table(rows, ["task", "accepts", "primary metric", "status", "summary"]))
+        print(_table(rows, ["task", "accepts", "primary metric", "status", "summary", "plugin"]))
     else:
-        models = select(_names(args.models), registry.models, "model")
-        tasks = select(_names(args.tasks), registry.tasks, "task")
         reasons: dict[tuple[str, str], str] = {}
         rows = []
         for m in models:
@@ -98,16 +109,30 @@ def cmd_list(args: argparse.Namespace, registry: Registry) -> int:
 def cmd_plugins(args: argparse.Namespace, registry: Registry) -> int:
     rows: list[list[object]] = [
         [p.name, p.origin, p.distribution, p.version, p.entry_point, ", ".join(p.models), ", ".join(p.tasks),
-         "; ".join(p.errors) or "ok"]
+         p.problems() or "ok"]
         for p in registry.plugins
     ]
     print(_table(rows, ["plugin", "origin", "distribution", "version", "entry point", "models", "tasks", "status"]))
     return 0
 
 
+def cmd_validate(args: argparse.Namespace, registry: Registry) -> int:
+    from seqbench.validate import BadTarget, summary, validate
+
+    try:
+        print(f"seqbench validate {args.target}")
+        verdicts = validate(args.target, jobs=not args.no_jobs)
+    except BadTarget as exc:
+        raise UsageError(str(exc)) from None
+    line, status = summary(verdicts)
+    print(line)
+    return status
+
+
 def cmd_run(args: argparse.Namespace, registry: Registry) -> int:
     from seqbench.runner import run_plan
 
+    report_plugin_problems(registry)
     preset: Preset = args.preset
     if args.amp and "cuda" not in args.device:
         raise UsageError("--amp is for CUDA devices: mixed precision on the CPU would not be comparable")
@@ -169,19 +194,28 @@ def parser() -> argparse.ArgumentParser:
         lb = sub.add_parser(name, help="regenerate every report from the results store")
         lb.add_argument("--output", default="results", help="folder holding seqbench.sqlite (default: results/)")
     sub.add_parser("plugins", help="list every plugin with its origin and any error")
+    val = sub.add_parser("validate", help="check one plugin's contracts and run a smoke job per pair; "
+                         "exit 0 pass, 1 fail, 2 not found")
+    val.add_argument("target", help="an installed distribution (seqbench-window-mlp) or a module (my_plugin, "
+                     "my_plugin:plugin_object)")
+    val.add_argument("--no-jobs", action="store_true", help="contract checks only, no smoke job per pair")
     return p
 
 
 COMMANDS = {"list": cmd_list, "run": cmd_run, "leaderboard": cmd_leaderboard, "report": cmd_leaderboard,
-            "plugins": cmd_plugins}
+            "plugins": cmd_plugins, "validate": cmd_validate}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    registry = get_registry()
     try:
-        return COMMANDS[args.command](args, get_registry())
+        return COMMANDS[args.command](args, registry)
     except (UsageError, UnknownName, ValueError) as exc:
-        print(f"seqbench: error: {exc}", file=sys.stderr)
+        failed = [p.name for p in registry.failed]  # a name may be unknown because its plugin is broken
+        unknown = isinstance(exc, UnknownName) or "matches nothing" in str(exc)
+        hint = f" (plugins that failed to load: {', '.join(failed)})" if failed and unknown else ""
+        print(f"seqbench: error: {exc}{hint}", file=sys.stderr)
         return 2
 
 

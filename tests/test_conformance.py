@@ -1,7 +1,8 @@
 """Conformance tests derived from the registry: every plugin is tested for free.
 
 Every runnable (model, task) pair trains and evaluates at the ``smoke`` preset with
-every declared metric finite; every causal-sequence backbone honours its contract.
+exactly the declared metrics, all finite; every causal-sequence backbone and every task that
+needs no user data passes the plugin kit's contract checks (seqbench.testing).
 """
 
 from __future__ import annotations
@@ -10,12 +11,13 @@ import pytest
 import torch
 
 from seqbench.manager import get_registry
-from seqbench.signatures import CAUSAL_SEQ, SeqProblem
-from seqbench.testing import assert_pair_runs, runnable_pairs
+from seqbench.signatures import CAUSAL_SEQ
+from seqbench.testing import assert_pair_runs, check_backbone, check_task, runnable_pairs
 
 REGISTRY = get_registry()
 PAIRS = runnable_pairs(REGISTRY)
 BACKBONES = sorted(n for n, m in REGISTRY.models.items() if CAUSAL_SEQ in m.signatures)
+TASKS = sorted(n for n, t in REGISTRY.tasks.items() if t.available({}) is None)
 
 
 @pytest.fixture(autouse=True)
@@ -38,18 +40,9 @@ def test_pair_runs_at_smoke(model: str, task: str) -> None:
 
 @pytest.mark.parametrize("name", BACKBONES)
 def test_backbone_contract(name: str) -> None:
-    torch.manual_seed(0)
-    module = REGISTRY.models[name].build(SeqProblem(input_size=5, max_len=16), "smoke").eval()
-    x = torch.randn(3, 12, 5)
-    y = module(x)
-    assert y.shape == (3, 12, module.output_size)
-    changed = x.clone()
-    changed[:, 7:] = torch.randn(3, 5, 5)  # the future changes...
-    assert torch.allclose(module(changed)[:, :7], y[:, :7], atol=1e-5), f"{name} is not causal"  # ...the past not
-    if hasattr(module, "step"):
-        state = None
-        outs = []
-        for t in range(12):
-            out, state = module.step(x[:, t], state)
-            outs.append(out)
-        assert torch.allclose(torch.stack(outs, 1), y, atol=1e-4), f"{name}: step() differs from forward()"
+    check_backbone(REGISTRY.models[name])  # output shape, causality at every cut, step == forward
+
+
+@pytest.mark.parametrize("name", TASKS)
+def test_task_contract(name: str) -> None:
+    check_task(REGISTRY.tasks[name])  # problems, batches, declared metric names, whole-split scoring
