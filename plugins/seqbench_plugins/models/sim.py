@@ -69,22 +69,25 @@ class EdgeType(nn.Module):
     scene->person): the paper ties weights within a kind and unties them across kinds."""
 
     def __init__(self, sender: int, receiver: int, sender_classes: int, receiver_classes: int, message: int,
-                 out_classes: int) -> None:
+                 out_classes: int, gated: bool) -> None:
         super().__init__()
-        self.inputs = nn.Linear(sender + receiver, message)  # the pair's input features
+        # the pair's input features, through a two-layer network: the paper's factor functions
+        # are multi-layer networks, and a relation (e.g. "faces the other one") is a product of
+        # the two ends' features, which one linear layer cannot form
+        self.inputs = nn.Sequential(nn.Linear(sender + receiver, message), nn.ReLU(), nn.Linear(message, message))
         self.recur = nn.Linear(message, message, bias=False)  # the previous message
         self.from_sender = nn.Linear(sender_classes, message, bias=False)  # previous predictions
         self.from_receiver = nn.Linear(receiver_classes, message, bias=False)
-        self.gate = nn.Linear(2 * message, 1)
+        self.gate = nn.Linear(2 * message, 1) if gated else None  # ungated: every gate is 1
         self.readout = nn.Linear(message, out_classes, bias=False)
 
-    def step(self, pair: torch.Tensor, message: torch.Tensor, sender_c: torch.Tensor, receiver_c: torch.Tensor,
-             gated: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    def step(self, pair: torch.Tensor, message: torch.Tensor, sender_c: torch.Tensor, receiver_c: torch.Tensor
+             ) -> tuple[torch.Tensor, torch.Tensor]:
         """New message and its gate (shape of the message without its last dim)."""
         new = F.relu(pair + self.recur(message) + self.from_sender(sender_c) + self.from_receiver(receiver_c))
-        gate = torch.sigmoid(self.gate(torch.cat([pair, new], -1))).squeeze(-1) if gated else \
-            torch.ones(new.shape[:-1], device=new.device, dtype=new.dtype)
-        return new, gate
+        if self.gate is None:
+            return new, torch.ones(new.shape[:-1], device=new.device, dtype=new.dtype)
+        return new, torch.sigmoid(self.gate(torch.cat([pair, new], -1))).squeeze(-1)
 
 
 class StructureInferenceMachine(nn.Module):
@@ -95,24 +98,25 @@ class StructureInferenceMachine(nn.Module):
         self.encoder = PersonEncoder(problem.feature_size, h)
         self.scene_in = nn.Sequential(nn.Linear(2 * h, h), nn.ReLU())
         self.person_unary, self.scene_unary = nn.Linear(h, a), nn.Linear(h, s)
-        # person -> person edges also see the difference of the two people's raw last inputs
+        # person -> person edges also see the difference of the two people's raw inputs (mean over steps)
         # (relative position, heading...): relations are about pairs, not single people.
-        self.pp = EdgeType(h + problem.feature_size, h, a, a, m, a)
-        self.ps = EdgeType(h, h, a, s, m, s)
-        self.sp = EdgeType(h, h, s, a, m, a)
+        self.pp = EdgeType(h + problem.feature_size, h, a, a, m, a, config.gated)
+        self.ps = EdgeType(h, h, a, s, m, s, config.gated)
+        self.sp = EdgeType(h, h, s, a, m, a, config.gated)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> Outputs:
         return self.every_iteration(x, mask)[-1]
 
     def every_iteration(self, x: torch.Tensor, mask: torch.Tensor) -> list[Outputs]:
-        b, _, p, _ = x.shape
+        p = x.shape[2]
         h = self.encoder(x)  # (B, P, H)
         scene = self.scene_in(masked_pool(h, mask))  # (B, H)
         unary_p, unary_s = self.person_unary(h), self.scene_unary(scene)
         real = mask.to(h.dtype)
         # edge i -> j exists between two different real people: padding never sends or receives
         edges = real[:, :, None] * real[:, None, :] * (1 - torch.eye(p, device=x.device, dtype=h.dtype))
-        relative = x[:, -1, :, None] - x[:, -1, None, :]  # (B, P_sender, P_receiver, D)
+        mean_x = x.mean(1)  # per-person features averaged over the steps: less noisy than one step
+        relative = mean_x[:, :, None] - mean_x[:, None, :]  # (B, P_sender, P_receiver, D)
         sender = torch.cat([h[:, :, None].expand(-1, -1, p, -1), relative], -1)
         pair_pp = self.pp.inputs(torch.cat([sender, h[:, None].expand(-1, p, -1, -1)], -1))  # (B, P, P, M)
         scene_rep = scene[:, None].expand(-1, p, -1)
@@ -125,9 +129,9 @@ class StructureInferenceMachine(nn.Module):
             c_p, c_s = logits_p.softmax(-1), logits_s.softmax(-1)
             c_s_rep = c_s[:, None].expand(-1, p, -1)
             msg_pp, gate_pp = self.pp.step(pair_pp, msg_pp, c_p[:, :, None].expand(-1, -1, p, -1),
-                                           c_p[:, None].expand(-1, p, -1, -1), self.config.gated)
-            msg_ps, gate_ps = self.ps.step(pair_ps, msg_ps, c_p, c_s_rep, self.config.gated)
-            msg_sp, gate_sp = self.sp.step(pair_sp, msg_sp, c_s_rep, c_p, self.config.gated)
+                                           c_p[:, None].expand(-1, p, -1, -1))
+            msg_ps, gate_ps = self.ps.step(pair_ps, msg_ps, c_p, c_s_rep)
+            msg_sp, gate_sp = self.sp.step(pair_sp, msg_sp, c_s_rep, c_p)
             w_pp = gate_pp * edges
             incoming = (w_pp.unsqueeze(-1) * msg_pp).sum(1) / edges.sum(1).clamp_min(1.0).unsqueeze(-1)
             logits_p = unary_p + self.pp.readout(incoming) + self.sp.readout(gate_sp.unsqueeze(-1) * msg_sp)

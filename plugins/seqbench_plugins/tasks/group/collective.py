@@ -89,7 +89,8 @@ def _match(current: list[Box], previous: list[Box]) -> list[Box]:
     for flat in np.argsort(dist, axis=None, kind="stable"):
         i, j = divmod(int(flat), len(previous))
         if out[i] is None and j not in used and dist[i, j] <= 2 * current[i].h:
-            out[i], _ = previous[j], used.add(j)
+            out[i] = previous[j]
+            used.add(j)
     return [m if m is not None else c for m, c in zip(out, current, strict=True)]
 
 
@@ -146,7 +147,8 @@ def split_sequences(ids: list[int]) -> dict[str, list[int]]:
     return {"train": [s for s in rest if s not in val], "val": val, "test": test}
 
 
-def load(directory: str | Path, steps: int) -> tuple[dict[str, tuple[torch.Tensor, ...]], int]:
+def load(directory: str | Path, steps: int
+         ) -> tuple[dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]], int]:
     """Splits ``(x, mask, person, scene)`` by sequence, and the number of classes (5, or 7 when
     the extended set's dancing / jogging appear)."""
     root = Path(directory)

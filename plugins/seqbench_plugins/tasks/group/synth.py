@@ -8,7 +8,7 @@ majority action, as in the dataset's protocol) and a few distractors doing somet
 
 * crossing: a compact group moving together in one direction;
 * walking: individuals moving in independent directions, spread over the scene;
-* waiting: still people loosely gathered, each facing anywhere;
+* waiting: still people loosely gathered (keeping about a metre apart), each facing anywhere;
 * queueing: still people in a line at small spacing, all facing along it;
 * talking: small circles of 2-4 still people facing the circle's centre.
 
@@ -18,7 +18,7 @@ distribution and all headings; still people (waiting / queueing / talking) share
 (a noisy class prototype) is individual. What separates the classes is relational: moving
 *together*, standing *in a line*, facing *each other* at close range.
 
-Features per person and step (``FEATURES``): position / 5 m, velocity / 1.5 m/s (finite
+Features per person and step (``FEATURES``): position / 2 m, velocity / 1.5 m/s (finite
 differences of noisy positions), facing (cos, sin) and ``appearance`` appearance numbers.
 """
 
@@ -33,7 +33,7 @@ CLASSES = ("crossing", "waiting", "queueing", "walking", "talking")
 CROSSING, WAITING, QUEUEING, WALKING, TALKING = range(5)
 DISTRACTORS = (WALKING, WAITING, TALKING)  # what a bystander plausibly does on its own
 DT = 0.4  # seconds between steps
-POSITION_SCALE, SPEED_SCALE = 5.0, 1.5
+POSITION_SCALE, SPEED_SCALE = 2.0, 1.5  # metres and m/s per feature unit: conversation distances are O(0.5)
 
 
 @dataclass(frozen=True)
@@ -88,9 +88,22 @@ def _group(cls: int, k: int, rng: np.random.Generator) -> tuple[np.ndarray, np.n
         pos = centre + (gaps - gaps.mean())[:, None] * _unit(np.full(k, theta)) + rng.normal(0, 0.08, (k, 2))
         return pos, still, theta + rng.normal(0, 0.15, k)
     if cls == WAITING:
-        radius, angle = 2.5 * np.sqrt(rng.uniform(0, 1, k)), rng.uniform(-np.pi, np.pi, k)
-        return centre + radius[:, None] * _unit(angle), still, rng.uniform(-np.pi, np.pi, k)
+        return centre + _scattered(k, rng), still, rng.uniform(-np.pi, np.pi, k)
     return _talking(k, centre, rng)
+
+
+def _scattered(k: int, rng: np.random.Generator, spacing: float = 1.2) -> np.ndarray:
+    """``k`` points loosely gathered in a disc: strangers keep about ``spacing`` metres apart
+    (rejection sampling; a point that finds no room after 30 tries is kept anyway)."""
+    radius = max(1.5, 0.8 * spacing * np.sqrt(k))
+    points: list[np.ndarray] = []
+    for _ in range(k):
+        for _ in range(30):
+            point = radius * np.sqrt(rng.uniform()) * _unit(rng.uniform(-np.pi, np.pi))
+            if all(np.linalg.norm(point - q) >= spacing for q in points):
+                break
+        points.append(point)
+    return np.array(points)
 
 
 def _talking(k: int, centre: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -103,15 +116,15 @@ def _talking(k: int, centre: np.ndarray, rng: np.random.Generator) -> tuple[np.n
     pos, facing = [], []
     for n in sizes:
         # circles spread over the same radius as a waiting crowd, so the overall extent is alike
-        middle = centre + 2.5 * np.sqrt(rng.uniform()) * _unit(np.array([rng.uniform(-np.pi, np.pi)]))[0]
+        middle = centre + max(1.5, 0.9 * np.sqrt(k)) * np.sqrt(rng.uniform()) * _unit(rng.uniform(-np.pi, np.pi))
         angle = rng.uniform(-np.pi, np.pi) + 2 * np.pi * np.arange(n) / n + rng.normal(0, 0.2, n)
-        radius = rng.uniform(0.45, 0.75)
+        radius = rng.uniform(0.35, 0.5)  # conversation distance: closer than strangers stand
         pos.append(middle + radius * _unit(angle))
         facing.append(angle + np.pi + rng.normal(0, 0.2, n))  # towards the circle's centre
     return np.concatenate(pos), np.zeros((k, 2)), np.concatenate(facing)
 
 
-def _unit(angle: np.ndarray) -> np.ndarray:
+def _unit(angle: np.ndarray | float) -> np.ndarray:
     return np.stack([np.cos(angle), np.sin(angle)], -1)
 
 

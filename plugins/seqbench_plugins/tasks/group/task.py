@@ -101,7 +101,8 @@ class PerPersonAdapter(nn.Module):
         self.backbone = backbone
         hidden = cast(int, backbone.output_size)
         self.person_head = nn.Linear(hidden, problem.person_classes)
-        self.scene_head = nn.Sequential(nn.Linear(2 * hidden, hidden), nn.ReLU(), nn.Linear(hidden, problem.scene_classes))
+        self.scene_head = nn.Sequential(nn.Linear(2 * hidden, hidden), nn.ReLU(),
+                                        nn.Linear(hidden, problem.scene_classes))
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         b, t, p, d = x.shape
