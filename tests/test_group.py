@@ -203,3 +203,15 @@ def test_collective_task_runs_end_to_end(tmp_path: Path) -> None:
     result = run_job(config, registry.model("sim"), spec)
     assert result.status == "ok", result.message
     assert np.isfinite(list(result.metrics.values())).all()
+
+
+def test_group_task_rejects_misshapen_splits() -> None:
+    from seqbench_plugins.tasks.group import SYNTHETIC
+    from seqbench_plugins.tasks.group.task import GroupTask
+
+    good = (torch.zeros(4, 3, 5, 2), torch.ones(4, 5, dtype=torch.bool), torch.zeros(4, 5, dtype=torch.long),
+            torch.zeros(4, dtype=torch.long))
+    GroupTask(SYNTHETIC, TaskContext("smoke"), {"train": good, "val": good, "test": good}, 5, 5)
+    bad = (torch.zeros(4, 3, 5), *good[1:])
+    with pytest.raises(ValueError, match=r"expected x \(N, T, P, D\)"):
+        GroupTask(SYNTHETIC, TaskContext("smoke"), {"train": good, "val": bad, "test": good}, 5, 5)

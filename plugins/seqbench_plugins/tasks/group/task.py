@@ -27,8 +27,8 @@ class GroupTask(TensorTask):
                  scene_classes: int) -> None:
         super().__init__(spec, context)
         for name, (x, mask, person, scene) in splits.items():
-            n, _, p, _ = x.shape
-            if x.dim() != 4 or mask.shape != (n, p) or person.shape != (n, p) or scene.shape != (n,):
+            n, p = (x.shape[0], x.shape[2]) if x.dim() == 4 else (-1, -1)
+            if n < 0 or mask.shape != (n, p) or person.shape != (n, p) or scene.shape != (n,):
                 raise ValueError(f"{spec.name} {name} split: expected x (N, T, P, D), mask and person (N, P), "
                                  f"scene (N,); got {tuple(x.shape)}, {tuple(mask.shape)}, {tuple(person.shape)}, "
                                  f"{tuple(scene.shape)}")
