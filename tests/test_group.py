@@ -188,6 +188,8 @@ def test_collective_directory_errors(tmp_path: Path) -> None:
     spec = get_registry().task("group-collective")
     assert "needs data key 'collective'" in (spec.available({}) or "")
     assert spec.available({"collective": str(tmp_path)}) is None
+    with pytest.raises(collective.CollectiveFormatError, match="needs data key 'collective'"):
+        spec.build(TaskContext("smoke"))  # never silently reads the working directory
 
 
 def test_collective_task_runs_end_to_end(tmp_path: Path) -> None:

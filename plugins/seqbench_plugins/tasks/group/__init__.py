@@ -49,7 +49,10 @@ def _synthetic(context: TaskContext) -> GroupTask:
 
 
 def _collective(context: TaskContext) -> GroupTask:
-    splits, classes = collective.load(context.data.get("collective", ""), COLLECTIVE_STEPS)
+    reason = _collective_available(context.data)
+    if reason:
+        raise collective.CollectiveFormatError(reason)
+    splits, classes = collective.load(context.data["collective"], COLLECTIVE_STEPS)
     return GroupTask(COLLECTIVE, context, splits, classes, classes)
 
 
