@@ -16,7 +16,10 @@ Forward contracts (B = batch, T = time):
 * ``GRAPH``: ``module(x: (B, T_in, N, F_in)) -> (B, T_out, N, F_out)`` on the graph of
   the problem; training may pass ``targets=`` for teacher forcing / scheduled sampling.
 * ``MULTIMODAL``: ``module(dict[modality, (B, T, D_m)]) -> action logits (B, A)``.
-* ``PERSONS``: ``module(x: (B, T, P, D), mask: (B, P)) -> (person (B, P, A), scene (B, S))``.
+* ``PERSONS``: ``module(x: (B, T, P, D), mask: (B, P) bool) -> (person (B, P, A), scene (B, S))``
+  logits; padded people (``mask`` False) must never change an output. An iterative model may
+  also implement ``every_iteration(x, mask) -> list[(person, scene)]``: training then averages
+  the loss over the iterations (as Deng et al. 2016 train the Structure Inference Machine).
 * ``TREE``: string (token ids) -> labelled tree; the task defines the exact call.
 """
 
@@ -112,7 +115,8 @@ class MultimodalProblem:
 
 @dataclass(frozen=True)
 class PersonsProblem:
-    """Problem for ``PERSONS`` models."""
+    """Problem for ``PERSONS`` models: features per person and step, people per scene (padded
+    to ``max_persons``), steps, and the number of person-action and scene classes."""
 
     feature_size: int
     max_persons: int
