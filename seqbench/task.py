@@ -65,7 +65,7 @@ class PairMetric:
     """A :class:`Metric` from a torchmetrics-style accumulator with ``update(prediction,
     target)`` and ``compute() -> dict``: ``pair(output, batch)`` picks (prediction, target)."""
 
-    def __init__(self, inner: Any, pair: Callable[[Any, Batch], tuple[Any, Any]]) -> None:
+    def __init__(self, inner: Any, pair: Callable[[Any, Batch], tuple[Any, ...]]) -> None:
         self.inner, self.pair = inner, pair
 
     def update(self, output: Any, batch: Batch) -> None:

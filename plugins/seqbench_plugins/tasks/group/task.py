@@ -16,7 +16,7 @@ from torch import nn
 
 from seqbench.signatures import CAUSAL_SEQ, PersonsProblem, SeqProblem, Signature
 from seqbench.specs import TaskContext, TaskSpec
-from seqbench.task import Batch, TensorTask
+from seqbench.task import Batch, PairMetric, TensorTask
 from seqbench_plugins.tasks.group.metrics import GroupMetrics
 
 Split = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
@@ -62,16 +62,11 @@ class GroupTask(TensorTask):
     def predict(self, module: nn.Module, batch: Batch) -> Any:
         return module(batch[0], batch[1])
 
-    @torch.no_grad()
-    def evaluate(self, module: nn.Module, split: str, device: torch.device) -> dict[str, float]:
-        was_training = module.training
-        module.eval()
-        metrics = GroupMetrics(self.persons_problem.scene_classes)
-        for x, mask, person, scene in self.eval_batches(split, self.budget.eval_batch_size):
-            person_logits, scene_logits = module(x.to(device), mask.to(device))
-            metrics.update(person_logits.float(), scene_logits.float(), person, scene)
-        module.train(was_training)
-        return metrics.compute()
+    def metric(self, split: str) -> PairMetric:
+        # predict() gives (person logits, scene logits); the batch holds the labels and the mask
+        # is already folded into the labels (-1 = padding), so the host's loop needs nothing else.
+        return PairMetric(GroupMetrics(self.persons_problem.scene_classes),
+                          lambda out, batch: (out[0].float(), out[1].float(), batch[2], batch[3]))
 
 
 def _person_loss(logits: torch.Tensor, person: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
