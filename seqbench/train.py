@@ -24,7 +24,8 @@ from seqbench import measure
 from seqbench.specs import JobConfig, ModelSpec, RunOptions, TaskContext, TaskSpec
 from seqbench.task import Task, to_device
 
-Status = Literal["ok", "error", "diverged", "oom", "timeout", "crashed", "skipped"]
+# killed: SIGKILL from outside (not the kernel's OOM killer); interrupted: the run was stopped (Ctrl-C)
+Status = Literal["ok", "error", "diverged", "oom", "timeout", "crashed", "killed", "interrupted", "skipped"]
 
 
 class Diverged(RuntimeError):
@@ -41,6 +42,13 @@ class JobResult:
     measures: dict[str, float] = field(default_factory=dict)
     reference: dict[str, float] = field(default_factory=dict)
     artifacts: list[str] = field(default_factory=list)
+    traceback: str = ""  # the full traceback of a failure inside the job, kept in the store
+
+
+def _allocation_failure(exc: BaseException) -> bool:
+    """An allocation the job asked for and could not get (CPU or CUDA): its own ``oom``."""
+    return isinstance(exc, (torch.OutOfMemoryError, MemoryError)) or (
+        isinstance(exc, RuntimeError) and "can't allocate memory" in str(exc))
 
 
 def count_parameters(module: nn.Module) -> int:
@@ -194,12 +202,14 @@ def run_job(
         return JobResult("ok", "", metrics, measures, task.reference(), artifacts)
     except Diverged as exc:
         return JobResult("diverged", str(exc))
-    except torch.OutOfMemoryError as exc:
-        return JobResult("oom", str(exc).splitlines()[0])
     except Exception as exc:
         import traceback
 
+        text = "".join(traceback.format_exception(exc))
+        if _allocation_failure(exc):
+            return JobResult("oom", str(exc).strip().splitlines()[0], traceback=text)
         tb = traceback.extract_tb(exc.__traceback__)[-1]
-        return JobResult("error", f"{type(exc).__name__}: {exc} ({Path(tb.filename).name}:{tb.lineno})")
+        return JobResult("error", f"{type(exc).__name__}: {exc} ({Path(tb.filename).name}:{tb.lineno})",
+                         traceback=text)
     finally:
         undo()
