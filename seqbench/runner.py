@@ -76,7 +76,8 @@ def run_plan(
             log(f"removed {stale}, left behind by a run that was killed while writing it")
         run_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
         cpu_threads = {job.options.threads for job in plan.jobs if job.device == "cpu" and job.options.threads}
-        store.start_run(run_id, argv or sys.argv, environment.capture(registry, cpu_threads))
+        peaks = any(job.options.measure for job in plan.jobs)
+        store.start_run(run_id, argv or sys.argv, environment.capture(registry, cpu_threads, peaks))
         configs = [*plan.jobs, *(s.config for s in plan.skipped if s.config is not None)]
         record_specs(registry, store, run_id, {c.task for c in configs}, {c.model for c in configs})
         finished = store.succeeded() if resume else set()

@@ -35,7 +35,8 @@ HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 # what DCRNN's adj_mx.pkl needs beyond lists, dicts, str and numbers: numpy arrays (numpy 1 and 2 names)
 PICKLE_GLOBALS = {(m, n) for m in ("numpy.core.multiarray", "numpy._core.multiarray") for n in ("_reconstruct",
                                                                                                   "scalar")}
-PICKLE_GLOBALS |= {("numpy", "ndarray"), ("numpy", "dtype")}
+# _codecs.encode: how Python 3 writes the bytes inside an array at protocol 2 (it only encodes text)
+PICKLE_GLOBALS |= {("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")}
 
 
 SplitArrays = dict[str, tuple[np.ndarray, np.ndarray]]  # split -> (x, y) windows
