@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,18 +108,31 @@ def run_plan(
                 summary.failed += result.status != "ok"
                 summary.done += result.status == "ok"
         except KeyboardInterrupt:
-            signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the cleanup short
-            if job is not None:
-                store.record(run_id, job, JobResult("interrupted", "the run was interrupted while this job ran"),
-                             started)
-            store.finish_run(run_id, "interrupted")
-            summary.interrupted = True
-            log(f"interrupted after {summary.done + summary.failed} of {len(todo)} job(s)")
-        else:
-            store.finish_run(run_id)
-            log(f"[{len(todo)}/{len(todo)} done] in {_fmt(time.perf_counter() - t0)}; {summary.failed} failed")
+            with _no_second_interrupt():  # a second Ctrl-C must not cut the cleanup short
+                if job is not None:
+                    store.record(run_id, job, JobResult("interrupted", "the run was interrupted while this job ran"),
+                                 started)
+                store.finish_run(run_id, "interrupted")
+                summary.interrupted = True
+                log(f"interrupted after {summary.done + summary.failed} of {len(todo)} job(s)")
+                summary.reports = write_reports(registry, store, output)
+            return summary
+        store.finish_run(run_id)
+        log(f"[{len(todo)}/{len(todo)} done] in {_fmt(time.perf_counter() - t0)}; {summary.failed} failed")
         summary.reports = write_reports(registry, store, output)
     return summary
+
+
+@contextmanager
+def _no_second_interrupt() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers belong to the main thread
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _log_result(registry: Registry, job: JobConfig, result: JobResult, started: float, log: Callable[[str], None],

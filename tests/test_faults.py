@@ -174,7 +174,7 @@ def test_failed_rerun_worker_kill_and_ctrl_c(env: dict[str, str], tmp_path: Path
     seen.add(int(_wait(lambda: _announced(signals, seen)) or 0))  # seed 2
     workers = _children(proc.pid)
     proc.send_signal(signal.SIGINT)
-    stdout, stderr = proc.communicate(timeout=120)
+    _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 130, stderr
     assert stderr.rstrip().endswith("interrupted: rerun with --resume") and "Traceback" not in stderr
     assert _attempts(out) == {0: ["ok", "timeout"], 1: ["killed"], 2: ["interrupted"]}
