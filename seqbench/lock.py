@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from seqbench.errors import HarnessError
+from seqbench.files import io_fault
 
 LOCK_NAME = ".seqbench.lock"
 
@@ -26,8 +27,6 @@ def output_lock(folder: Path) -> Iterator[Path]:
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
     except OSError as exc:
-        from seqbench.store import io_fault
-
         raise io_fault(path, exc) from exc
     try:
         try:

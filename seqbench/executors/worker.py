@@ -11,7 +11,6 @@ whole job beside the resumed run.
 from __future__ import annotations
 
 import pickle
-import signal
 import sys
 import time
 import warnings
@@ -21,6 +20,7 @@ from seqbench.errors import DataWarning
 
 BOOTSTRAP = """
 import os, signal, sys
+signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops this job
 if sys.platform.startswith("linux"):
     import ctypes
     try:
@@ -37,7 +37,6 @@ main(int(sys.argv[2]))
 def main(result_fd: int) -> None:
     """Read (config, artifacts dir) from stdin; send ("started", t) once the job can start
     (the parent's clock for the time limit starts there), then ("result", JobResult)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops this job
     conn = Connection(result_fd, readable=False)
     config, artifacts_dir = pickle.loads(sys.stdin.buffer.read())
     from pathlib import Path
