@@ -18,8 +18,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Store", "atomic_write", "clean_stale_temporaries", "io_fault", "ranked_attempts"]
-
 import pandas as pd
 
 from seqbench import schema
@@ -28,6 +26,9 @@ from seqbench.files import atomic_write, clean_stale_temporaries, io_fault
 from seqbench.results import ModelMeta, TaskMeta
 from seqbench.specs import JobConfig
 from seqbench.train import JobResult
+
+__all__ = ["Store", "atomic_write", "clean_stale_temporaries", "io_fault", "ranked_attempts"]
+_OPEN_RETRIES = 20
 
 
 class Store:
@@ -40,15 +41,35 @@ class Store:
         except sqlite3.Error as exc:
             raise io_fault(self.path, exc) from exc
         try:
-            with self._transaction():
-                self._open_schema()
-            self.db.execute("PRAGMA journal_mode=WAL")
+            self._open()
         except sqlite3.Error as exc:
             self.db.close()
             raise io_fault(self.path, exc) from exc
         except BaseException:
             self.db.close()
             raise
+
+    def _open(self) -> None:
+        """Create or migrate the schema in one write transaction, then switch to WAL. Processes
+        opening a new store at the same moment can still meet SQLITE_BUSY where SQLite skips
+        its busy handler (a journal-mode change racing a first read): retry those briefly."""
+        for attempt in range(_OPEN_RETRIES):
+            try:
+                self.db.execute("BEGIN IMMEDIATE")
+                try:
+                    self._open_schema()
+                except BaseException:
+                    self.db.execute("ROLLBACK")
+                    raise
+                self.db.execute("COMMIT")
+                self.db.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or attempt == _OPEN_RETRIES - 1:
+                    raise
+                if self.db.in_transaction:
+                    self.db.execute("ROLLBACK")
+                time.sleep(0.02 * (attempt + 1))
 
     def _open_schema(self) -> None:
         tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
