@@ -6,7 +6,7 @@ checks the store's integrity, that no job process outlived the parent, and that 
 has more than one successful attempt. A last run completes the plan; it must redo nothing
 and lose nothing. Prints a table trials x outcome.
 
-    python -m benchmarks.fault_trials --trials 12 [--output DIR] [--max-delay 25]
+    python -m benchmarks.fault_trials --trials 12 [--output DIR] [--min-delay 1] [--max-delay 25]
 """
 
 from __future__ import annotations
@@ -58,6 +58,7 @@ def _ok_attempts(store: Path) -> tuple[str, dict[str, int]]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--trials", type=int, default=12)
+    parser.add_argument("--min-delay", type=float, default=1.0)
     parser.add_argument("--max-delay", type=float, default=25.0)
     parser.add_argument("--output", type=Path)
     parser.add_argument("--seed", type=int, default=0)
@@ -70,7 +71,7 @@ def main() -> None:
     rows = []
     for trial in range(args.trials):
         _, before = _ok_attempts(out / "seqbench.sqlite")
-        delay = rng.uniform(1.0, args.max_delay)
+        delay = rng.uniform(args.min_delay, args.max_delay)
         proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(delay)
         workers = _children(proc.pid)

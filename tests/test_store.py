@@ -136,3 +136,23 @@ def test_stale_temporaries_are_cleaned(tmp_path: Path) -> None:
     (tmp_path / "keep.tmp").write_text("not ours")
     assert sorted(clean_stale_temporaries(tmp_path)) == sorted(stale)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.tmp", "plots"]
+
+
+def test_the_committed_results_rank_as_committed(tmp_path: Path) -> None:
+    """The repository's store (whatever schema version it was committed at) opens, migrates in
+    place and ranks exactly as its committed leaderboard.csv says."""
+    import shutil
+
+    import pandas as pd
+
+    from seqbench.cli import main
+
+    results = Path(__file__).resolve().parent.parent / "results"
+    shutil.copy(results / "seqbench.sqlite", tmp_path / "seqbench.sqlite")
+    assert main(["leaderboard", "--output", str(tmp_path)]) == 0
+    keys = ["preset", "task", "model"]
+    old = pd.read_csv(results / "leaderboard.csv").set_index(keys).sort_index()
+    new = pd.read_csv(tmp_path / "leaderboard.csv").set_index(keys).sort_index()
+    assert list(new.index) == list(old.index)
+    assert (new["rank"] == old["rank"]).all() and (new["tied"] == old["tied"]).all()
+    assert ((new["mean"] - old["mean"]).abs() <= 1e-9 * old["mean"].abs()).all()
