@@ -76,7 +76,7 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def _wait(condition: Callable[[], object], seconds: float = 120) -> object:
+def _wait(condition: Callable[[], object], seconds: float = 300) -> object:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         value = condition()
@@ -128,7 +128,7 @@ def test_parent_killed_at_three_moments_then_resume(env: dict[str, str], tmp_pat
     # 1. while the second job's process is starting up (importing torch, before its job began)
     proc = _start(args, env)
     _read_until(proc, "[1/3 done")
-    _wait(lambda: _children(proc.pid), 30)
+    _wait(lambda: _children(proc.pid), 60)
     orphans += _kill_parent(proc)
     assert _attempts(out) == {0: ["ok"]}
 
@@ -166,7 +166,7 @@ def test_failed_rerun_worker_kill_and_ctrl_c(env: dict[str, str], tmp_path: Path
     # seed 1's job process is killed from outside, seed 2 is in flight when Ctrl-C comes
     (signals / "hang").write_text("")
     seen = {int(p.name[8:]) for p in signals.glob("running-*")}
-    proc = _start([*RUN, "--seeds", "3", "--timeout", "4", "--output", str(out)], env)
+    proc = _start([*RUN, "--seeds", "3", "--timeout", "10", "--output", str(out)], env)
     seen.add(int(_wait(lambda: _announced(signals, seen)) or 0))  # seed 0: left to time out
     worker = int(_wait(lambda: _announced(signals, seen)) or 0)  # seed 1
     seen.add(worker)
@@ -181,7 +181,7 @@ def test_failed_rerun_worker_kill_and_ctrl_c(env: dict[str, str], tmp_path: Path
     _wait(lambda: not any(_alive(pid) for pid in workers), 10)
 
     board = (out / "leaderboard.md").read_text()  # regenerated after the interruption
-    assert "| fault-gate †" in board and "exceeded its time limit of 4 s" in board  # the good result still ranks
+    assert "| fault-gate †" in board and "exceeded its time limit of 10 s" in board  # the good result still ranks
     assert "killed by SIGKILL from outside" in board and "interrupted" in board
     with Store(out / "seqbench.sqlite") as store:
         ranked = store.frame().set_index("seed")
