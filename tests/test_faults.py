@@ -214,7 +214,7 @@ def _open(path: str, barrier: object) -> None:
 def test_concurrent_first_opens(tmp_path: Path) -> None:
     ctx = mp.get_context("fork")
     failures = 0
-    for trial in range(25):
+    for trial in range(12):
         path = str(tmp_path / f"s{trial}.sqlite")
         barrier = ctx.Barrier(6)
         procs = [ctx.Process(target=_open, args=(path, barrier)) for _ in range(6)]
