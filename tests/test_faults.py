@@ -162,12 +162,13 @@ def test_failed_rerun_worker_kill_and_ctrl_c(env: dict[str, str], tmp_path: Path
                           env=env, text=True, capture_output=True, timeout=300)
     assert good.returncode == 0, good.stderr
 
-    # the same command again, now hanging: seed 0 times out (a failed rerun after a good one),
-    # seed 1's job process is killed from outside, seed 2 is in flight when Ctrl-C comes
+    # the same command again: seed 0 fails (a failed rerun after a good one), seed 1's job
+    # process is killed from outside, seed 2 is in flight when Ctrl-C comes
+    (signals / "fail").write_text("")
     (signals / "hang").write_text("")
     seen = {int(p.name[8:]) for p in signals.glob("running-*")}
-    proc = _start([*RUN, "--seeds", "3", "--timeout", "10", "--output", str(out)], env)
-    seen.add(int(_wait(lambda: _announced(signals, seen)) or 0))  # seed 0: left to time out
+    proc = _start([*RUN, "--seeds", "3", "--output", str(out)], env)
+    seen.add(int(_wait(lambda: _announced(signals, seen)) or 0))  # seed 0: fails at once
     worker = int(_wait(lambda: _announced(signals, seen)) or 0)  # seed 1
     seen.add(worker)
     os.kill(worker, signal.SIGKILL)
@@ -177,15 +178,15 @@ def test_failed_rerun_worker_kill_and_ctrl_c(env: dict[str, str], tmp_path: Path
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 130, stderr
     assert stderr.rstrip().endswith("interrupted: rerun with --resume") and "Traceback" not in stderr
-    assert _attempts(out) == {0: ["ok", "timeout"], 1: ["killed"], 2: ["interrupted"]}
+    assert _attempts(out) == {0: ["ok", "error"], 1: ["killed"], 2: ["interrupted"]}
     _wait(lambda: not any(_alive(pid) for pid in workers), 10)
 
     board = (out / "leaderboard.md").read_text()  # regenerated after the interruption
-    assert "| fault-gate †" in board and "exceeded its time limit of 10 s" in board  # the good result still ranks
+    assert "| fault-gate †" in board and "RuntimeError: injected failure" in board  # the good result still ranks
     assert "killed by SIGKILL from outside" in board and "interrupted" in board
     with Store(out / "seqbench.sqlite") as store:
         ranked = store.frame().set_index("seed")
-    assert ranked.loc[0, "status"] == "ok" and ranked.loc[0, "later_status"] == "timeout"
+    assert ranked.loc[0, "status"] == "ok" and ranked.loc[0, "later_status"] == "error"
 
 
 def test_allocation_failure_in_the_job_is_oom(env: dict[str, str]) -> None:
