@@ -1,22 +1,28 @@
-"""Command line: seqbench list | run | leaderboard | report | plugins | validate."""
+"""Command line: seqbench list | run | leaderboard | report | plugins | validate.
+
+Exit statuses: 0 every job ok; 1 some jobs failed; 2 usage or bad input; 3 harness or I/O
+fault (store, output folder, disk, lock); 130 interrupted. See :mod:`seqbench.errors`.
+"""
 
 from __future__ import annotations
 
 import argparse
+import difflib
+import math
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from seqbench import errors
+from seqbench.errors import HarnessError, UsageError
 from seqbench.manager import Registry, UnknownName, get_registry
 from seqbench.plan import make_plan, pair_reason, parse_devices, select
 from seqbench.specs import PRESETS, Preset, RunOptions
 
 SEEDS: dict[Preset, int] = {"smoke": 1, "quick": 3, "paper": 3}
 TIMEOUT: dict[Preset, float] = {"smoke": 600, "quick": 1800, "paper": 86400}
-
-
-class UsageError(ValueError):
-    """Bad command-line input; reported as one line, exit status 2."""
+__all__ = ["UsageError", "main", "parser"]
 
 
 def _names(values: list[str] | None) -> list[str] | None:
@@ -33,6 +39,33 @@ def _data(values: list[str] | None) -> dict[str, str]:
             raise UsageError(f"--data expects KEY=PATH (e.g. ptb=~/data/ptb), got {item!r}")
         out[key.strip()] = str(Path(path).expanduser())
     return out
+
+
+def check_data(data: Mapping[str, str], registry: Registry) -> None:
+    """Data the user named explicitly must exist and belong to a task: an error, not a skipped row."""
+    owners: dict[str, list[str]] = {}
+    for task in registry.tasks.values():
+        for key in task.data_keys:
+            owners.setdefault(key, []).append(task.name)
+    for key, path in data.items():
+        if key not in owners:
+            close = difflib.get_close_matches(key, owners, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise UsageError(f"--data {key}={path}: no task reads data key {key!r}; {hint}"
+                             f"known keys: {', '.join(sorted(owners)) or 'none'}")
+        where = Path(path)
+        if not where.exists():
+            raise UsageError(f"--data {key}={path}: no such file or directory (read by {', '.join(owners[key])})")
+        if where.is_dir() and not any(where.iterdir()):
+            raise UsageError(f"--data {key}={path}: the directory is empty (read by {', '.join(owners[key])})")
+
+
+def _timeout(value: float | None, preset: Preset) -> float:
+    if value is None:
+        return TIMEOUT[preset]
+    if not math.isfinite(value) or value <= 0:
+        raise UsageError(f"--timeout must be a positive number of seconds, got {value:g}")
+    return value
 
 
 def _seeds(text: str | None, preset: Preset) -> list[int]:
@@ -68,6 +101,7 @@ def report_plugin_problems(registry: Registry) -> None:
 def cmd_list(args: argparse.Namespace, registry: Registry) -> int:
     report_plugin_problems(registry)
     data = _data(args.data)
+    check_data(data, registry)
     models = select(_names(args.models), registry.models, "model")
     tasks = select(_names(args.tasks), registry.tasks, "task")
     if args.what == "models":
@@ -80,10 +114,11 @@ def cmd_list(args: argparse.Namespace, registry: Registry) -> int:
     elif args.what == "tasks":
         rows = [
             [t.name, ", ".join(map(str, t.accepts)), f"{t.primary.name} ({t.primary.goal})",
-             t.available(data) or "available", t.summary, registry.plugin_name("task", t.name)]
+             ", ".join(t.data_keys) or "-", t.available(data) or "available", t.summary,
+             registry.plugin_name("task", t.name)]
             for t in (registry.tasks[n] for n in tasks)
         ]
-        print(_table(rows, ["task", "accepts", "primary metric", "status", "summary", "plugin"]))
+        print(_table(rows, ["task", "accepts", "primary metric", "data keys", "status", "summary", "plugin"]))
     else:
         reasons: dict[tuple[str, str], str] = {}
         rows = []
@@ -140,25 +175,37 @@ def cmd_run(args: argparse.Namespace, registry: Registry) -> int:
         raise UsageError(f"--threads must be at least 1, got {args.threads}")
     options = RunOptions(threads=args.threads, compile=args.compile, amp=args.amp,
                          deterministic=args.deterministic, measure=not args.no_measure)
+    timeout = _timeout(args.timeout, preset)
+    data = _data(args.data)
+    check_data(data, registry)
     plan = make_plan(registry, _names(args.models), _names(args.tasks), parse_devices(args.device),
-                     _seeds(args.seeds, preset), preset, options, _data(args.data))
+                     _seeds(args.seeds, preset), preset, options, data)
     if not plan.jobs and not plan.skipped:
         raise UsageError("nothing to run: no compatible (model, task) pair in the selection")
-    timeout = args.timeout if args.timeout is not None else TIMEOUT[preset]
-    summary = run_plan(registry, plan, Path(args.output), timeout, resume=args.resume, argv=sys.argv)
+    signal.signal(signal.SIGTERM, _interrupt)  # a polite kill stops the run as Ctrl-C does
+    summary = run_plan(registry, plan, Path(args.output), timeout, resume=args.resume, argv=sys.argv,
+                       verbose=args.verbose)
     print(f"{summary.done} job(s) ok, {summary.failed} failed, {summary.resumed} resumed, "
           f"{summary.skipped} skipped; reports: {', '.join(str(p) for p in summary.reports)}")
-    return 1 if summary.failed else 0
+    if summary.interrupted:
+        print("interrupted: rerun with --resume", file=sys.stderr)
+        return errors.INTERRUPTED
+    return errors.JOBS_FAILED if summary.failed else errors.OK
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def cmd_leaderboard(args: argparse.Namespace, registry: Registry) -> int:
     from seqbench.report import write_reports
-    from seqbench.runner import STORE_NAME
+    from seqbench.runner import STORE_NAME, prepare_output
     from seqbench.store import Store
 
     path = Path(args.output) / STORE_NAME
     if not path.is_file():
         raise UsageError(f"no results store at {path}: run `seqbench run --output {args.output}` first")
+    prepare_output(Path(args.output))
     with Store(path) as store:
         for written in write_reports(registry, store, Path(args.output)):
             print(written)
@@ -188,6 +235,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--amp", choices=["bf16", "fp16"], help="mixed precision on CUDA (recorded)")
     run.add_argument("--deterministic", action="store_true", help="deterministic algorithms only (recorded)")
     run.add_argument("--no-measure", action="store_true", help="skip throughput and memory measurement")
+    run.add_argument("--verbose", action="store_true", help="print the full traceback of every failed job "
+                     "(the store keeps it either way)")
     for q in (ls, run):
         q.add_argument("--data", action="append", metavar="KEY=PATH", help="dataset location, e.g. ptb=~/data/ptb")
     for name in ("leaderboard", "report"):
@@ -216,7 +265,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         unknown = isinstance(exc, UnknownName) or "matches nothing" in str(exc)
         hint = f" (plugins that failed to load: {', '.join(failed)})" if failed and unknown else ""
         print(f"seqbench: error: {exc}{hint}", file=sys.stderr)
-        return 2
+        return errors.USAGE
+    except HarnessError as exc:
+        print(f"seqbench: error: {exc}", file=sys.stderr)
+        return errors.HARNESS
+    except KeyboardInterrupt:  # before the run started, or while it was being set up
+        print("interrupted: rerun with --resume", file=sys.stderr)
+        return errors.INTERRUPTED
 
 
 if __name__ == "__main__":

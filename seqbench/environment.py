@@ -80,7 +80,9 @@ def device_peaks(cpu_threads: Collection[int] = ()) -> dict[str, float]:
     return peaks
 
 
-def capture(registry: Registry, cpu_threads: Collection[int] = ()) -> dict[str, Any]:
+def capture(registry: Registry, cpu_threads: Collection[int] = (), peaks: bool = True) -> dict[str, Any]:
+    """What this run is measured on; ``peaks=False`` (no job measures throughput, e.g.
+    ``--no-measure``) skips timing the devices' peak FLOP/s, which nothing would read."""
     import torch
 
     plugins = sorted({(p.distribution, p.version) for p in registry.plugins if p.distribution})
@@ -100,5 +102,5 @@ def capture(registry: Registry, cpu_threads: Collection[int] = ()) -> dict[str, 
         "cpu_count": os.cpu_count() or 0,
         "threads": torch.get_num_threads(),
         "numpy": metadata.version("numpy"),
-        "peak_flops": device_peaks(cpu_threads),
+        "peak_flops": device_peaks(cpu_threads) if peaks else {},
     }

@@ -12,8 +12,7 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
-    import pandas as pd
-
+    from seqbench.results import Results
     from seqbench.specs import JobConfig, JobResult, ModelSpec, TaskSpec
 
 PROJECT = "seqbench"
@@ -37,12 +36,18 @@ def seqbench_job_finished(config: JobConfig, result: JobResult, output_dir: Path
 
 
 @hookspec
-def seqbench_write_reports(results: pd.DataFrame, output_dir: Path) -> list[Path]:  # type: ignore[empty-body]
-    """Reporter: write report files from the store's rows (one row per job); return paths.
+def seqbench_write_reports(results: Results, output_dir: Path) -> list[Path]:  # type: ignore[empty-body]
+    """Reporter: write report files from the store; return their paths.
 
-    ``results`` has columns model, task, device, seed, preset, status, message, plus
-    ``metric.<name>``, ``measure.<name>`` and ``reference.<name>`` columns.
-    Files must be written atomically (see :func:`seqbench.store.atomic_write`).
+    ``results`` is a frozen :class:`seqbench.results.Results`, read from the store alone:
+    ``results.frame`` has one row per job config (its latest successful attempt, else its
+    latest attempt) with columns model, task, device, seed, preset, status, message,
+    traceback, baseline, machine, later_status, later_message, plus ``metric.<name>``,
+    ``measure.<name>`` and ``best_possible.<name>``; ``results.attempts`` every attempt;
+    ``results.tasks[task]`` a :class:`seqbench.results.TaskMeta` (primary metric, the
+    direction of every metric, unit) as recorded when the task ran; ``results.state`` says
+    which store state the files reflect. Files must be written atomically (see
+    :func:`seqbench.store.atomic_write`).
     """
 
 

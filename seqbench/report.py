@@ -5,30 +5,40 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
+from seqbench.errors import HarnessError
 from seqbench.manager import Registry
+from seqbench.results import ModelMeta, Results, TaskMeta
 from seqbench.store import Store
 
 
-def results_frame(registry: Registry, store: Store) -> pd.DataFrame:
-    """The store's rows plus what reporters need from the specs (primary metric, goal,
-    unit, baseline flag); rows of plugins no longer installed keep empty spec columns."""
+def record_specs(registry: Registry, store: Store, recorded_by: str, tasks: set[str] | None = None,
+                 models: set[str] | None = None, only_missing: bool = False) -> None:
+    """Record the ranking metadata of ``tasks`` / ``models`` (all installed when ``None``)."""
+    store.record_meta({n: TaskMeta.of(t) for n, t in registry.tasks.items() if tasks is None or n in tasks},
+                      {n: ModelMeta.of(m) for n, m in registry.models.items() if models is None or n in models},
+                      recorded_by, only_missing)
+
+
+def results(store: Store, registry: Registry | None = None) -> Results:
+    """The store's rows and ranking metadata. With a ``registry``, metadata the store lacks
+    (stores migrated from schema version 1 never had it) is first filled in from the installed
+    plugins and recorded, so from then on the store alone ranks."""
+    attempts = store.attempts()
+    if registry is not None and not attempts.empty:
+        recorded, known = store.tasks(), store.models()
+        if set(attempts["task"]) - set(recorded) or set(attempts["model"]) - set(known):
+            record_specs(registry, store, "backfill", set(attempts["task"]) - set(recorded),
+                         set(attempts["model"]) - set(known), only_missing=True)
     frame = store.frame()
-    if frame.empty:
-        return frame
-    tasks, models = registry.tasks, registry.models
-    frame["primary"] = frame["task"].map(lambda t: tasks[t].primary.name if t in tasks else "")
-    frame["goal"] = frame["task"].map(lambda t: tasks[t].primary.goal if t in tasks else "min")
-    frame["unit"] = frame["task"].map(lambda t: tasks[t].unit if t in tasks else "units")
-    frame["baseline"] = frame["model"].map(lambda m: bool(models[m].baseline) if m in models else False)
-    frame["metric_order"] = frame["task"].map(
-        lambda t: ",".join(m.name for m in tasks[t].metrics) if t in tasks else ""
-    )
-    envs = store.environments()
-    frame["machine"] = [machine(envs.get(run, {}), device) for run, device in zip(frame["run_id"], frame["device"],
-                                                                                   strict=True)]
-    return frame
+    tasks = store.tasks()
+    if not frame.empty:
+        baselines = {name for name, meta in store.models().items() if meta.baseline}
+        frame["baseline"] = frame["model"].isin(baselines)
+        envs = store.environments()
+        frame["machine"] = [machine(envs.get(run, {}), device)
+                            for run, device in zip(frame["run_id"], frame["device"], strict=True)]
+    present = set(frame["task"]) if not frame.empty else set()
+    return Results(frame, attempts, {n: t for n, t in tasks.items() if n in present}, store.state())
 
 
 def machine(environment: dict[str, Any], device: str) -> str:
@@ -43,9 +53,14 @@ def machine(environment: dict[str, Any], device: str) -> str:
 
 
 def write_reports(registry: Registry, store: Store, output: Path) -> list[Path]:
-    frame = results_frame(registry, store)
+    data = results(store, registry)
     written: list[Path] = []
-    for paths in registry.pm.hook.seqbench_write_reports(results=frame, output_dir=output):
-        written.extend(paths or [])
+    try:
+        for paths in registry.pm.hook.seqbench_write_reports(results=data, output_dir=output):
+            written.extend(paths or [])
+    except OSError as exc:
+        name = exc.filename2 or exc.filename or output  # os.replace(tmp, target) names the target second
+        raise HarnessError(f"{name}: cannot write a report ({exc.strerror or exc}); make room for a writable file "
+                           "there or pass another --output") from exc
     registry.pm.hook.seqbench_reports_written(paths=written, output_dir=output)
     return written

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
+import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from seqbench import environment
+from seqbench.errors import HarnessError
 from seqbench.executors.local import execute
+from seqbench.lock import output_lock
 from seqbench.manager import Registry
 from seqbench.plan import Plan
 from seqbench.specs import JobConfig, JobResult
-from seqbench.store import Store
+from seqbench.store import Store, clean_stale_temporaries, io_fault
 
 STORE_NAME = "seqbench.sqlite"
 
@@ -27,6 +33,7 @@ class RunSummary:
     resumed: int
     skipped: int
     reports: list[Path]
+    interrupted: bool = False
 
 
 def _fmt(seconds: float) -> str:
@@ -34,6 +41,16 @@ def _fmt(seconds: float) -> str:
     if seconds >= 3600:
         return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
     return f"{seconds // 60}m{seconds % 60:02d}s"
+
+
+def prepare_output(output: Path) -> None:
+    """The output folder exists and is writable, or one line saying what to do."""
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise io_fault(output, exc) from exc
+    if not os.access(output, os.W_OK | os.X_OK):
+        raise HarnessError(f"{output}: the output folder is not writable; make it writable or pass another --output")
 
 
 def run_plan(
@@ -45,43 +62,87 @@ def run_plan(
     argv: list[str] | None = None,
     executor: Callable[[JobConfig, float | None, Path | None, Mapping[str, float]], JobResult] = execute,
     log: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True),
+    verbose: bool = False,
 ) -> RunSummary:
-    from seqbench.report import write_reports
+    """Run ``plan`` into ``output``: holds the folder's lock throughout (see :mod:`seqbench.lock`).
 
-    output.mkdir(parents=True, exist_ok=True)
-    run_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
-    with Store(output / STORE_NAME) as store:
+    Ctrl-C (KeyboardInterrupt) stops the run cleanly: the job in flight is recorded as
+    ``interrupted``, the reports are regenerated and the summary says ``interrupted``.
+    """
+    from seqbench.report import record_specs, write_reports
+
+    prepare_output(output)
+    with output_lock(output), Store(output / STORE_NAME) as store:
+        for stale in clean_stale_temporaries(output):
+            log(f"removed {stale}, left behind by a run that was killed while writing it")
+        run_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
         cpu_threads = {job.options.threads for job in plan.jobs if job.device == "cpu" and job.options.threads}
-        env = environment.capture(registry, cpu_threads)
+        peaks = any(job.options.measure for job in plan.jobs)
+        env = environment.capture(registry, cpu_threads, peaks)
         store.start_run(run_id, argv or sys.argv, env)
+        configs = [*plan.jobs, *(s.config for s in plan.skipped if s.config is not None)]
+        record_specs(registry, store, run_id, {c.task for c in configs}, {c.model for c in configs})
         finished = store.succeeded() if resume else set()
         todo = [job for job in plan.jobs if job.hash() not in finished]
-        resumed = len(plan.jobs) - len(todo)
-        if resumed:
-            log(f"resume: {resumed} job(s) already succeeded with an identical config; not redone")
+        summary = RunSummary(run_id, 0, 0, len(plan.jobs) - len(todo), len(plan.skipped), [])
+        if summary.resumed:
+            log(f"resume: {summary.resumed} job(s) already succeeded with an identical config; not redone")
         for skip in plan.skipped:
             where = f" on {skip.device}, seed {skip.seed}" if skip.device else ""
             log(f"skipped {skip.model} x {skip.task}{where}: {skip.reason}")
             if skip.config is not None:
                 store.record(run_id, skip.config, JobResult("skipped", skip.reason), time.time())
-        failed = 0
         t0 = time.perf_counter()
-        for i, job in enumerate(todo):
-            eta = (time.perf_counter() - t0) / i * (len(todo) - i) if i else None
-            log(f"[{i}/{len(todo)} done{', ETA ' + _fmt(eta) if eta is not None else ''}] "
-                f"{job.model} x {job.task} on {job.device}, seed {job.seed} ...")
-            started = time.time()
-            result = executor(job, timeout, output / "artifacts" / job.task, env["peak_flops"])
-            store.record(run_id, job, result, started)
-            registry.pm.hook.seqbench_job_finished(config=job, result=result, output_dir=output)
-            if result.status != "ok":
-                failed += 1
-                log(f"    {result.status}: {result.message}")
-            else:
-                primary = registry.tasks[job.task].primary.name
-                value = result.metrics.get(primary, float("nan"))
-                log(f"    ok in {time.time() - started:.1f} s; {primary} = {value:.4g}")
+        job, started = None, 0.0
+        try:
+            for i, job in enumerate(todo):
+                eta = (time.perf_counter() - t0) / i * (len(todo) - i) if i else None
+                log(f"[{i}/{len(todo)} done{', ETA ' + _fmt(eta) if eta is not None else ''}] "
+                    f"{job.model} x {job.task} on {job.device}, seed {job.seed} ...")
+                started = time.time()
+                result = executor(job, timeout, output / "artifacts" / job.task, env["peak_flops"])
+                store.record(run_id, job, result, started)
+                job = None
+                registry.pm.hook.seqbench_job_finished(config=todo[i], result=result, output_dir=output)
+                _log_result(registry, todo[i], result, started, log, verbose)
+                summary.failed += result.status != "ok"
+                summary.done += result.status == "ok"
+        except KeyboardInterrupt:
+            with _no_second_interrupt():  # a second Ctrl-C must not cut the cleanup short
+                if job is not None:
+                    store.record(run_id, job, JobResult("interrupted", "the run was interrupted while this job ran"),
+                                 started)
+                store.finish_run(run_id, "interrupted")
+                summary.interrupted = True
+                log(f"interrupted after {summary.done + summary.failed} of {len(todo)} job(s)")
+                summary.reports = write_reports(registry, store, output)
+            return summary
         store.finish_run(run_id)
-        log(f"[{len(todo)}/{len(todo)} done] in {_fmt(time.perf_counter() - t0)}; {failed} failed")
-        reports = write_reports(registry, store, output)
-    return RunSummary(run_id, len(todo) - failed, failed, resumed, len(plan.skipped), reports)
+        log(f"[{len(todo)}/{len(todo)} done] in {_fmt(time.perf_counter() - t0)}; {summary.failed} failed")
+        summary.reports = write_reports(registry, store, output)
+    return summary
+
+
+@contextmanager
+def _no_second_interrupt() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers belong to the main thread
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _log_result(registry: Registry, job: JobConfig, result: JobResult, started: float, log: Callable[[str], None],
+                verbose: bool) -> None:
+    if result.status != "ok":
+        log(f"    {result.status}: {result.message}")
+        if verbose and result.traceback:
+            log("    " + result.traceback.rstrip().replace("\n", "\n    "))
+        return
+    primary = registry.tasks[job.task].primary.name
+    value = result.metrics.get(primary, float("nan"))
+    note = f"; note: {result.message}" if result.message else ""
+    log(f"    ok in {time.time() - started:.1f} s; {primary} = {value:.4g}{note}")

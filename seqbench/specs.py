@@ -86,6 +86,8 @@ class TaskSpec:
     process. ``accepts`` lists the model signatures it can pair with, in order of
     preference. ``metrics[0]`` is the primary metric. ``available(data)`` returns ``None``
     or the reason the task cannot run (e.g. a dataset directory that was not given).
+    ``data_keys`` names every ``--data KEY=PATH`` key the task reads (shown by ``seqbench
+    list tasks``; a key no task declares is refused as a typo).
     """
 
     name: str
@@ -98,6 +100,7 @@ class TaskSpec:
     family: str = ""
     paper: str = ""
     available: Callable[[Mapping[str, str]], str | None] = always_available
+    data_keys: tuple[str, ...] = ()
 
     @property
     def primary(self) -> MetricSpec:

@@ -1,63 +1,106 @@
-"""Results store: SQLite (standard library), one transaction per job.
+"""Results store: SQLite (standard library), one transaction per attempt, every attempt kept.
 
-One row per job config hash (the latest outcome wins), so a resumed run never
-duplicates a row; SQLite's journal keeps the file consistent if the process is killed
-at any moment. Reports are always regenerated from here.
+Attempts are appended, never replaced: a rerun that fails (a shorter ``--timeout``, a data
+file gone bad) adds a failed attempt beside the good one, and ranking keeps using the latest
+successful attempt of each config (see :meth:`Store.frame`). The schema is created or
+migrated in one write transaction, so two processes opening a new store at once cannot
+collide; WAL journaling keeps the file consistent if a process is killed at any moment and
+lets reports be read while a run writes. Reports are always regenerated from here.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from seqbench import schema
+from seqbench.errors import HarnessError, StoreError
+from seqbench.files import atomic_write, clean_stale_temporaries, io_fault
+from seqbench.results import ModelMeta, TaskMeta
 from seqbench.specs import JobConfig, JobResult
 
-SCHEMA_VERSION = 1
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS runs (
-    run_id TEXT PRIMARY KEY, started REAL NOT NULL, finished REAL,
-    argv TEXT NOT NULL, environment TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS jobs (
-    config_hash TEXT PRIMARY KEY, run_id TEXT NOT NULL REFERENCES runs(run_id),
-    model TEXT NOT NULL, task TEXT NOT NULL, device TEXT NOT NULL, seed INTEGER NOT NULL,
-    preset TEXT NOT NULL, status TEXT NOT NULL, message TEXT NOT NULL,
-    config TEXT NOT NULL, metrics TEXT NOT NULL, measures TEXT NOT NULL,
-    reference TEXT NOT NULL, artifacts TEXT NOT NULL,
-    started REAL NOT NULL, finished REAL NOT NULL
-);
-"""
-
-
-class StoreError(RuntimeError):
-    """The store file is not a seqbench store, or of another schema version."""
+__all__ = ["Store", "atomic_write", "clean_stale_temporaries", "io_fault", "ranked_attempts"]
+_OPEN_RETRIES = 20
 
 
 class Store:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not self.path.parent.is_dir():
+            raise HarnessError(f"{self.path.parent}: no such folder")
         try:
-            self.db = sqlite3.connect(self.path, timeout=30)
-            with self.db:
-                self.db.executescript(SCHEMA)
-                row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-                if row is None:
-                    self.db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-                elif int(row[0]) != SCHEMA_VERSION:
-                    raise StoreError(f"{self.path}: schema version {row[0]}, this seqbench reads {SCHEMA_VERSION}")
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{self.path} is not a readable seqbench store: {exc}") from exc
+            self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)  # transactions are explicit
+        except sqlite3.Error as exc:
+            raise io_fault(self.path, exc) from exc
+        try:
+            self._open()
+        except sqlite3.Error as exc:
+            self.db.close()
+            raise io_fault(self.path, exc) from exc
+        except BaseException:
+            self.db.close()
+            raise
+
+    def _open(self) -> None:
+        """Create or migrate the schema in one write transaction, then switch to WAL. Processes
+        opening a new store at the same moment can still meet SQLITE_BUSY where SQLite skips
+        its busy handler (a journal-mode change racing a first read): retry those briefly."""
+        for attempt in range(_OPEN_RETRIES):
+            try:
+                self.db.execute("BEGIN IMMEDIATE")
+                try:
+                    self._open_schema()
+                except BaseException:
+                    self.db.execute("ROLLBACK")
+                    raise
+                self.db.execute("COMMIT")
+                self.db.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or attempt == _OPEN_RETRIES - 1:
+                    raise
+                if self.db.in_transaction:
+                    self.db.execute("ROLLBACK")
+                time.sleep(0.02 * (attempt + 1))
+
+    def _open_schema(self) -> None:
+        tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if not tables:
+            schema.create(self.db)
+            return
+        if "meta" not in tables:
+            found = ", ".join(sorted(tables))
+            raise StoreError(f"{self.path}: an SQLite database without seqbench's meta table (tables: {found}), "
+                             "so not a seqbench store; move it away or pass another --output")
+        row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        version = int(row[0]) if row and str(row[0]).isdigit() else None
+        if version in schema.MIGRATIONS:
+            schema.MIGRATIONS[version](self.db)
+        elif version != schema.SCHEMA_VERSION:
+            raise StoreError(f"{self.path}: store schema version {row[0] if row else 'missing'}; this seqbench reads "
+                             f"versions 1 to {schema.SCHEMA_VERSION} (a newer seqbench wrote it: upgrade seqbench)")
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One write transaction, taken at once (BEGIN IMMEDIATE) so concurrent writers queue
+        on the busy timeout instead of failing half-way; SQLite faults become one line."""
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            self.db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise io_fault(self.path, exc) from exc
 
     def close(self) -> None:
         self.db.close()
@@ -68,70 +111,105 @@ class Store:
     def __exit__(self, *_: object) -> None:
         self.close()
 
+    # -- writes -------------------------------------------------------------------------
     def start_run(self, run_id: str, argv: list[str], environment: dict[str, Any]) -> None:
-        with self.db:
-            self.db.execute(
-                "INSERT INTO runs (run_id, started, argv, environment) VALUES (?, ?, ?, ?)",
-                (run_id, time.time(), json.dumps(argv), json.dumps(environment, sort_keys=True)),
-            )
+        with self._transaction():
+            self.db.execute("INSERT INTO runs (run_id, started, argv, environment) VALUES (?, ?, ?, ?)",
+                            (run_id, time.time(), json.dumps(argv), json.dumps(environment, sort_keys=True)))
 
-    def finish_run(self, run_id: str) -> None:
-        with self.db:
-            self.db.execute("UPDATE runs SET finished=? WHERE run_id=?", (time.time(), run_id))
+    def finish_run(self, run_id: str, outcome: str = "finished") -> None:
+        with self._transaction():
+            self.db.execute("UPDATE runs SET finished=?, outcome=? WHERE run_id=?", (time.time(), outcome, run_id))
+
+    def record_meta(self, tasks: Mapping[str, TaskMeta], models: Mapping[str, ModelMeta], recorded_by: str,
+                    only_missing: bool = False) -> None:
+        """What ranking and rendering need, per task and model (the latest run's specs win;
+        ``only_missing`` fills gaps only, as for stores migrated from version 1)."""
+        verb = "INSERT OR IGNORE" if only_missing else "INSERT OR REPLACE"
+        with self._transaction():
+            self.db.executemany(f"{verb} INTO tasks VALUES (?,?,?,?,?,?)", [
+                (t.name, t.primary, json.dumps([list(g) for g in t.goals]), t.unit, t.family, recorded_by)
+                for t in tasks.values()])
+            self.db.executemany(f"{verb} INTO models VALUES (?,?,?)",
+                                [(m.name, int(m.baseline), recorded_by) for m in models.values()])
 
     def record(self, run_id: str, config: JobConfig, result: JobResult, started: float) -> None:
-        """Write one job's row in a single transaction."""
-        with self.db:
+        """Append one attempt in a single transaction."""
+        with self._transaction():
             self.db.execute(
-                "INSERT OR REPLACE INTO jobs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    config.hash(), run_id, config.model, config.task, config.device, config.seed,
-                    config.preset, result.status, result.message, json.dumps(config.to_dict(), sort_keys=True),
-                    json.dumps(result.metrics), json.dumps(result.measures), json.dumps(result.reference),
-                    json.dumps(result.artifacts), started, time.time(),
-                ),
+                "INSERT INTO attempts (config_hash, run_id, model, task, device, seed, preset, status, message, "
+                "traceback, config, metrics, measures, best_possible, artifacts, started, finished) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (config.hash(), run_id, config.model, config.task, config.device, config.seed, config.preset,
+                 result.status, result.message, getattr(result, "traceback", ""),
+                 json.dumps(config.to_dict(), sort_keys=True), json.dumps(result.metrics),
+                 json.dumps(result.measures), json.dumps(result.reference), json.dumps(result.artifacts),
+                 started, time.time()),
             )
 
+    # -- reads --------------------------------------------------------------------------
     def succeeded(self) -> set[str]:
-        """Config hashes whose job finished with status ``ok``."""
-        return {r[0] for r in self.db.execute("SELECT config_hash FROM jobs WHERE status='ok'")}
+        """Config hashes with at least one attempt of status ``ok``."""
+        return {r[0] for r in self.db.execute("SELECT DISTINCT config_hash FROM attempts WHERE status='ok'")}
 
     def environments(self) -> dict[str, dict[str, Any]]:
         return {r[0]: json.loads(r[1]) for r in self.db.execute("SELECT run_id, environment FROM runs")}
 
-    def frame(self) -> pd.DataFrame:
-        """One row per job, with ``metric.*``, ``measure.*`` and ``reference.*`` columns."""
+    def tasks(self) -> dict[str, TaskMeta]:
+        return {r[0]: TaskMeta(r[0], r[1], tuple((str(m), str(g)) for m, g in json.loads(r[2])), r[3], r[4])
+                for r in self.db.execute("SELECT task, primary_metric, goals, unit, family FROM tasks")}
+
+    def models(self) -> dict[str, ModelMeta]:
+        return {r[0]: ModelMeta(r[0], bool(r[1])) for r in self.db.execute("SELECT model, baseline FROM models")}
+
+    def state(self) -> str:
+        """Which state of the store a report reflects: attempt count and the latest attempt."""
+        count, last, when = self.db.execute("SELECT COUNT(*), MAX(attempt), MAX(finished) FROM attempts").fetchone()
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(when)) if when else "never"
+        return f"{count} attempts, latest #{last or 0} finished {stamp}"
+
+    def attempts(self) -> pd.DataFrame:
+        """Every attempt, oldest first, with ``metric.*``, ``measure.*`` and ``best_possible.*`` columns."""
         cursor = self.db.execute(
-            "SELECT config_hash, run_id, model, task, device, seed, preset, status, message, "
-            "metrics, measures, reference, artifacts, started, finished FROM jobs ORDER BY task, model, device, seed"
-        )
+            "SELECT attempt, config_hash, run_id, model, task, device, seed, preset, status, message, traceback, "
+            "metrics, measures, best_possible, artifacts, started, finished FROM attempts ORDER BY attempt")
         rows = []
-        for (h, run, model, task, device, seed, preset, status, message, metrics, measures, ref, art, t0, t1) in cursor:
+        for (n, h, run, model, task, device, seed, preset, status, message, tb, metrics, measures, best, art, t0,
+             t1) in cursor:
             row: dict[str, Any] = {
-                "config_hash": h, "run_id": run, "model": model, "task": task, "device": device, "seed": seed,
-                "preset": preset, "status": status, "message": message, "artifacts": json.loads(art),
-                "seconds": t1 - t0,
+                "attempt": n, "config_hash": h, "run_id": run, "model": model, "task": task, "device": device,
+                "seed": seed, "preset": preset, "status": status, "message": message, "traceback": tb,
+                "artifacts": json.loads(art), "seconds": t1 - t0,
             }
-            for prefix, blob in (("metric", metrics), ("measure", measures), ("reference", ref)):
+            for prefix, blob in (("metric", metrics), ("measure", measures), ("best_possible", best)):
                 row.update({f"{prefix}.{k}": v for k, v in json.loads(blob).items()})
             rows.append(row)
         return pd.DataFrame(rows)
+
+    def frame(self) -> pd.DataFrame:
+        """One row per config: its latest successful attempt, or its latest attempt when none
+        succeeded. ``later_status`` / ``later_message`` name a failed attempt made after the
+        successful one that is ranked (empty when there is none)."""
+        return ranked_attempts(self.attempts())
 
     def integrity(self) -> str:
         return str(self.db.execute("PRAGMA integrity_check").fetchone()[0])
 
 
-@contextmanager
-def atomic_write(path: Path, mode: str = "w") -> Iterator[Any]:
-    """Write ``path`` through a temporary file in the same folder, then rename it into place,
-    so a reader (or a crash) never sees a half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, mode) as handle:
-            yield handle
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def ranked_attempts(attempts: pd.DataFrame) -> pd.DataFrame:
+    """See :meth:`Store.frame`."""
+    if attempts.empty:
+        return attempts
+    rows = []
+    for _, group in attempts.groupby("config_hash", sort=False):
+        latest = group.iloc[-1]
+        ok = group[group["status"] == "ok"]
+        chosen = ok.iloc[-1] if not ok.empty else latest
+        row = chosen.copy()
+        later = latest["attempt"] != chosen["attempt"]
+        row["later_status"] = latest["status"] if later else ""
+        row["later_message"] = latest["message"] if later else ""
+        row["attempts"] = len(group)
+        rows.append(row)
+    frame = pd.DataFrame(rows).sort_values(["task", "model", "device", "seed", "preset"], kind="stable")
+    return frame.reset_index(drop=True)

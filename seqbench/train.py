@@ -27,6 +27,12 @@ class Diverged(RuntimeError):
     """The training loss became NaN or infinite."""
 
 
+def _allocation_failure(exc: BaseException) -> bool:
+    """An allocation the job asked for and could not get (CPU or CUDA): its own ``oom``."""
+    return isinstance(exc, (torch.OutOfMemoryError, MemoryError)) or (
+        isinstance(exc, RuntimeError) and "can't allocate memory" in str(exc))
+
+
 def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
@@ -147,13 +153,15 @@ def run_job(
         return JobResult("ok", "", metrics, measures, task.reference(), tuple(artifacts))
     except Diverged as exc:
         return JobResult("diverged", str(exc))
-    except torch.OutOfMemoryError as exc:
-        return JobResult("oom", str(exc).splitlines()[0])
     except Exception as exc:
         import traceback
 
+        text = "".join(traceback.format_exception(exc))
+        if _allocation_failure(exc):
+            return JobResult("oom", str(exc).strip().splitlines()[0], traceback=text)
         tb = traceback.extract_tb(exc.__traceback__)[-1]
-        return JobResult("error", f"{type(exc).__name__}: {exc} ({Path(tb.filename).name}:{tb.lineno})")
+        return JobResult("error", f"{type(exc).__name__}: {exc} ({Path(tb.filename).name}:{tb.lineno})",
+                         traceback=text)
     finally:
         undo()
 

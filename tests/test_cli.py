@@ -103,14 +103,14 @@ def test_sigkill_then_resume_loses_and_duplicates_nothing(tmp_path: Path) -> Non
     proc.wait()
     with sqlite3.connect(tmp_path / "seqbench.sqlite") as db:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        before = dict(db.execute("SELECT config_hash, finished FROM jobs"))
+        before = dict(db.execute("SELECT config_hash, finished FROM attempts"))
     assert 2 <= len(before) < 6
     done = _cli(*args, "--resume")
     assert done.returncode == 0, done.stderr
     assert f"resume: {len(before)} job(s) already succeeded" in done.stderr
     with sqlite3.connect(tmp_path / "seqbench.sqlite") as db:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        after = dict(db.execute("SELECT config_hash, finished FROM jobs"))
+        after = dict(db.execute("SELECT config_hash, finished FROM attempts"))
         assert db.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 2
     assert len(after) == 6
     assert all(after[h] == t for h, t in before.items())  # finished jobs were not redone

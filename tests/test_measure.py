@@ -221,9 +221,12 @@ def test_pareto_front_and_png(tmp_path: object) -> None:
     points = pd.DataFrame({"x": [10.0, 100.0, 50.0], "y": [1.0, 2.0, 3.0]}, index=["slow-good", "fast-ok", "bad"])
     assert sorted(pareto.pareto_front(points, "min")) == ["fast-ok", "slow-good"]
     rows = pd.DataFrame({"model": ["a", "b"], "task": "t", "device": "cpu", "preset": "smoke", "status": "ok",
-                         "primary": "mse", "goal": "min", "metric.mse": [1.0, 2.0],
+                         "metric.mse": [1.0, 2.0],
                          "measure.infer_samples_per_s": [5.0, 50.0], "measure.parity_ok": [1.0, 0.0]})
     from pathlib import Path
 
-    paths = pareto.seqbench_write_reports(rows, Path(str(tmp_path)))
+    from seqbench.results import Results, TaskMeta
+
+    results = Results(rows, rows, {"t": TaskMeta("t", "mse", (("mse", "min"),), "frames")})
+    paths = pareto.seqbench_write_reports(results, Path(str(tmp_path)))
     assert len(paths) == 1 and paths[0].read_bytes()[:4] == b"\x89PNG"

@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from seqbench import hookimpl
+from seqbench.results import Results
 from seqbench.store import atomic_write
 
 X = "measure.infer_samples_per_s"
@@ -47,19 +48,21 @@ def _points(group: pd.DataFrame, primary: str) -> pd.DataFrame:
 
 
 @hookimpl
-def seqbench_write_reports(results: pd.DataFrame, output_dir: Path) -> list[Path]:
-    if results.empty or X not in results:
+def seqbench_write_reports(results: Results, output_dir: Path) -> list[Path]:
+    frame = results.frame
+    if frame.empty or X not in frame:
         return []
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    ok = results[results["status"] == "ok"]
+    ok = frame[(frame["status"] == "ok") & frame["task"].isin(list(results.tasks))]
     written: list[Path] = []
     for (preset, task, device), group in ok.groupby(["preset", "task", "device"], sort=True):
-        primary, goal = group["primary"].iloc[0], group["goal"].iloc[0]
-        if not primary or f"metric.{primary}" not in group:
+        meta = results.tasks[str(task)]  # from the store: the direction the task had when it ran
+        primary, goal = meta.primary, meta.goal
+        if f"metric.{primary}" not in group:
             continue
         points = _points(group, primary)
         if len(points) < 1:

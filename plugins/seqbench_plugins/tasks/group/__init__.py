@@ -69,7 +69,7 @@ SYNTHETIC = TaskSpec("group-synthetic", (PERSONS, CAUSAL_SEQ), _synthetic,
 COLLECTIVE = TaskSpec("group-collective", (PERSONS, CAUSAL_SEQ), _collective,
                       "Collective Activity annotations (boxes, poses; no images): person and scene labels",
                       METRICS, "people", BUDGETS, family="group-activity", paper=PAPER,
-                      available=_collective_available)
+                      available=_collective_available, data_keys=("collective",))
 
 
 @hookimpl

@@ -112,13 +112,14 @@ def _user_dir(key: str, context: TaskContext) -> Path:
 
 def _spec(name: str, build: Callable[[TaskSpec, TaskContext], LanguageTask], summary: str,
           metrics: tuple[MetricSpec, ...], budgets: Mapping[Preset, Budget], paper: str,
-          available: Callable[[Mapping[str, str]], str | None] | None = None) -> TaskSpec:
+          available: Callable[[Mapping[str, str]], str | None] | None = None, data_keys: tuple[str, ...] = ()
+          ) -> TaskSpec:
     def builder(context: TaskContext) -> LanguageTask:
         return build(spec, context)
 
     extra = {"available": available} if available else {}
     spec = TaskSpec(name, (TOKENS, CAUSAL_SEQ), builder, summary, metrics, "tokens", budgets, "language", paper,
-                    **extra)
+                    data_keys=data_keys, **extra)
     return spec
 
 
@@ -135,9 +136,9 @@ def seqbench_register_tasks() -> list[TaskSpec]:
         _spec("lm-chars", chars, "character-level English: CPython's pydoc_data topics, 90/5/5 split",
               (BPC, CE, PPL), CHAR_BUDGETS, "Graves 2013 (char-level LM)"),
         _spec("lm-ptb", ptb, "Penn Treebank, word level (10k vocabulary)", (PPL, CE), WORD_BUDGETS,
-              "Mikolov et al. 2010", partial(lm_corpus.word_available, "ptb")),
+              "Mikolov et al. 2010", partial(lm_corpus.word_available, "ptb"), ("ptb",)),
         _spec("lm-wikitext2", wt2, "WikiText-2, word level", (PPL, CE), WORD_BUDGETS, "Merity et al. 2017",
-              partial(lm_corpus.word_available, "wikitext2")),
+              partial(lm_corpus.word_available, "wikitext2"), ("wikitext2",)),
         _spec("lm-text", text, "character level on any UTF-8 text file or directory of .txt files",
-              (BPC, CE, PPL), CHAR_BUDGETS, "", lm_corpus.text_available),
+              (BPC, CE, PPL), CHAR_BUDGETS, "", lm_corpus.text_available, ("text",)),
     ]

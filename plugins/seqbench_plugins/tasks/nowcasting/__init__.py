@@ -174,7 +174,8 @@ def _mnist_file_spec() -> TaskSpec:
 
     spec = TaskSpec("moving-mnist", (FRAMES, CAUSAL_SEQ), build, "Moving MNIST test file (mnist_test_seq.npy)",
                     IMAGE_METRICS, "frames", BUDGETS, family="nowcasting", paper="Srivastava et al., ICML 2015",
-                    available=lambda data: nowcast_loader.unavailable_reason(data.get("moving-mnist")))
+                    available=lambda data: nowcast_loader.unavailable_reason(data.get("moving-mnist")),
+                    data_keys=("moving-mnist",))
     return spec
 
 

@@ -39,7 +39,9 @@ def load_moving_mnist(directory: str | Path) -> np.ndarray:
     try:
         array = np.load(path, mmap_mode="r", allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
-        raise ValueError(f"{path}: not a readable .npy array ({exc})") from exc
+        # numpy's own text for a pickled file advises allow_pickle=True: never pass that on
+        kind = "holds Python objects, not a plain array" if "pickle" in str(exc) else "truncated or not a .npy file"
+        raise ValueError(f"{path}: not a readable .npy array ({kind})") from None
     if not isinstance(array, np.ndarray):
         raise ValueError(f"{path}: expected a single .npy array, got {type(array).__name__}")
     expected = f"uint8 array of shape ({FRAMES}, N, {SIDE}, {SIDE}), time first"

@@ -180,7 +180,7 @@ def _spec(name: str, summary: str, available: Any = None) -> TaskSpec:
     def build(context: TaskContext) -> Task:
         return TrafficTask(spec, context)
 
-    extra = {"available": available} if available else {}
+    extra = {"available": available, "data_keys": ("traffic", "traffic-adj-pickle")} if available else {}
     spec = TaskSpec(name, (GRAPH, CAUSAL_SEQ), build, summary, metric_specs(STEPS_OUT), "sensor-steps", BUDGETS,
                     family="traffic", paper="Li et al. ICLR 2018 (DCRNN); Yu et al. IJCAI 2018 (STGCN)", **extra)
     return spec

@@ -4,9 +4,11 @@
   store indexed by 5-minute timestamps with one column per sensor id (needs PyTables:
   ``pip install 'seqbench[hdf]'``);
 * the sensor graph ``adj_mx.pkl`` = (sensor ids, id -> index map, N x N adjacency), a
-  Python 2 pickle. Unpickling runs code from the file, so it is read **only** when the user
-  names it explicitly (data key ``traffic-adj-pickle``); otherwise the METR-LA / PEMS-BAY
-  graphs shipped as plain ``.npz`` are matched to the columns by sensor id;
+  Python 2 pickle, read only when the user names it (data key ``traffic-adj-pickle``) and then
+  with a restricted unpickler that builds lists, dicts, strings, numbers and numpy arrays and
+  refuses anything else (a plain pickle runs whatever code the file names); otherwise the
+  METR-LA / PEMS-BAY graphs shipped as plain ``.npz`` are matched to the columns by sensor id
+  (an ``.h5`` with fewer sensors than that graph runs on the subgraph, and says so);
 * DCRNN's preprocessed windows ``{train,val,test}.npz`` with ``x``, ``y`` of shape
   (samples, 12, N, 2): speed and time of day.
 """
@@ -14,17 +16,27 @@
 from __future__ import annotations
 
 import pickle
+import warnings
+import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
+from seqbench.errors import DataWarning
 from seqbench_plugins.tasks.traffic.sim import Simulation
 
 GRAPH_DIR = Path(__file__).resolve().parent / "road_graphs"
 H5_KEYS = {"metr-la.h5": "df", "pems-bay.h5": "speed"}
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+# what DCRNN's adj_mx.pkl needs beyond lists, dicts, str and numbers: numpy arrays (numpy 1 and 2 names)
+PICKLE_GLOBALS = {(m, n) for m in ("numpy.core.multiarray", "numpy._core.multiarray") for n in ("_reconstruct",
+                                                                                                  "scalar")}
+# _codecs.encode: how Python 3 writes the bytes inside an array at protocol 2 (it only encodes text)
+PICKLE_GLOBALS |= {("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")}
 
 
 SplitArrays = dict[str, tuple[np.ndarray, np.ndarray]]  # split -> (x, y) windows
@@ -45,15 +57,25 @@ def shipped_graph(name: str) -> RoadGraph:
         return RoadGraph(tuple(str(s) for s in f["sensor_ids"]), f["adjacency"].astype(np.float32))
 
 
-def load_adj_pickle(path: str | Path) -> RoadGraph:
-    """DCRNN's ``adj_mx.pkl``: (sensor_ids, sensor_id_to_ind, adj_mx), Python 2 pickle.
+class _GraphUnpickler(pickle.Unpickler):
+    """Builds only what DCRNN's file holds; a pickle naming any other callable (``os.system``,
+    ``builtins.eval``, ...) is refused before anything is called."""
 
-    Only call this on a file the user explicitly asked to load: unpickling can run code."""
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in PICKLE_GLOBALS:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refused to load {module}.{name}: the sensor-graph pickle may only hold "
+                                     "lists, dicts, strings, numbers and numpy arrays")
+
+
+def load_adj_pickle(path: str | Path) -> RoadGraph:
+    """DCRNN's ``adj_mx.pkl``: (sensor_ids, sensor_id_to_ind, adj_mx), Python 2 pickle, read
+    with :class:`_GraphUnpickler` (no code from the file runs)."""
     path = Path(path)
     try:
         with path.open("rb") as f:
-            content = pickle.load(f, encoding="latin1")  # written by Python 2
-    except (OSError, pickle.UnpicklingError, EOFError) as exc:
+            content = _GraphUnpickler(f, encoding="latin1").load()  # written by Python 2
+    except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError, IndexError) as exc:
         raise ValueError(f"{path}: cannot read the DCRNN sensor-graph pickle: {exc}") from exc
     if not (isinstance(content, (tuple, list)) and len(content) == 3):
         raise ValueError(f"{path}: expected (sensor_ids, sensor_id_to_ind, adj_mx), got {type(content).__name__}")
@@ -72,19 +94,27 @@ def load_h5_speeds(path: str | Path) -> tuple[list[str], Simulation]:
 
     path = Path(path)
     try:
-        import tables  # noqa: F401 - pandas needs it for HDF stores
+        import tables  # pandas needs it for HDF stores
     except ImportError as exc:
         raise ImportError(
             f"reading {path} needs PyTables, which is not installed: pip install 'seqbench[hdf]'"
         ) from exc
     key = H5_KEYS.get(path.name.lower())
-    with pd.HDFStore(path, mode="r") as store:
-        keys = [k.strip("/") for k in store.keys()]
-        if key is None:  # another file name: accept a single-table store
-            key = keys[0] if len(keys) == 1 else None
-        if key not in keys:
-            raise KeyError(f"{path}: no table {key!r} in the HDF store (found {keys}); expected {H5_KEYS}")
-        df = store[key]
+    with path.open("rb") as handle:
+        if handle.read(8) != HDF5_SIGNATURE:
+            raise ValueError(f"{path}: not an HDF5 file (no HDF5 signature); expected DCRNN's metr-la.h5 / pems-bay.h5")
+    try:
+        with pd.HDFStore(path, mode="r") as store:
+            keys = [k.strip("/") for k in store.keys()]
+            if key is None:  # another file name: accept a single-table store
+                key = keys[0] if len(keys) == 1 else None
+            if key not in keys:
+                raise KeyError(f"{path}: no table {key!r} in the HDF store (found {keys}); expected {H5_KEYS}")
+            df = store[key]
+    except (OSError, ValueError, TypeError, tables.HDF5ExtError, tables.NodeError) as exc:
+        # HDF5 errors carry the library's whole C stack: keep its first line
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+        raise ValueError(f"{path}: unreadable HDF5 file, truncated or damaged ({reason})") from None
     if not isinstance(df, pd.DataFrame) or not isinstance(df.index, pd.DatetimeIndex):
         raise ValueError(f"{path}: table {key!r} must be a DataFrame indexed by timestamps")
     df = df.sort_index()
@@ -106,6 +136,9 @@ def match_graph(ids: list[str], graph: RoadGraph, source: str) -> np.ndarray:
     if unknown:
         raise ValueError(f"{source}: sensors {unknown[:5]} are not in the graph; pass data key traffic-adj-pickle")
     order = np.array([index[s] for s in ids])
+    if len(ids) < len(graph.sensor_ids):
+        warnings.warn(DataWarning(f"{source}: {len(ids)} of the graph's {len(graph.sensor_ids)} sensors; "
+                                  f"running on that {len(ids)}-sensor subgraph"), stacklevel=2)
     return graph.adjacency[np.ix_(order, order)]
 
 
@@ -115,11 +148,7 @@ def load_npz_windows(directory: Path, steps_in: int, steps_out: int) -> SplitArr
     nodes: int | None = None
     for split in ("train", "val", "test"):
         path = directory / f"{split}.npz"
-        with np.load(path) as f:
-            missing = [k for k in ("x", "y") if k not in f.files]
-            if missing:
-                raise KeyError(f"{path}: missing arrays {missing} (found {f.files})")
-            x, y = f["x"].astype(np.float32), f["y"].astype(np.float32)
+        x, y = _npz_arrays(path)
         for name, arr, steps in (("x", x, steps_in), ("y", y, steps_out)):
             if arr.ndim != 4 or arr.shape[1] != steps or arr.shape[3] < 2:
                 raise ValueError(f"{path}: {name} has shape {arr.shape}, expected (samples, {steps}, nodes, >=2)")
@@ -128,6 +157,24 @@ def load_npz_windows(directory: Path, steps_in: int, steps_out: int) -> SplitArr
         nodes = x.shape[2]
         out[split] = (x, y)
     return out
+
+
+def _npz_arrays(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """``x`` and ``y`` of one DCRNN window file, or one line naming the file (never numpy's
+    advice to load a file that is not an archive with ``allow_pickle``)."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file (DCRNN windows need train.npz, val.npz and test.npz)")
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"{path}: not a .npz archive (truncated, or another kind of file)")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            missing = [k for k in ("x", "y") if k not in f.files]
+            if missing:
+                raise KeyError(f"{path}: missing arrays {missing} (found {f.files})")
+            return f["x"].astype(np.float32), f["y"].astype(np.float32)
+    except (OSError, EOFError, zipfile.BadZipFile, ValueError) as exc:
+        kind = "holds Python objects, not plain arrays" if "pickle" in str(exc) else "damaged or truncated"
+        raise ValueError(f"{path}: unreadable .npz archive ({kind})") from None
 
 
 def graph_for_nodes(nodes: int, adj_pickle: str | None, source: str) -> np.ndarray:

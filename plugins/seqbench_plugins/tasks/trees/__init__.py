@@ -145,7 +145,7 @@ _SPECS = {
     "tree-python": TaskSpec(
         "tree-python", (TREE, CAUSAL_SEQ), _build_python,
         "recover the ast node-type tree of a Python expression from its source text (stdlib, or data python_src)",
-        METRICS, "nodes", BUDGETS["tree-python"], family="trees", paper=PAPER),
+        METRICS, "nodes", BUDGETS["tree-python"], family="trees", paper=PAPER, data_keys=("python_src",)),
 }
 
 

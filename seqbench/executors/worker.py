@@ -1,0 +1,68 @@
+"""The job process: started by :mod:`seqbench.executors.local` as ``python -c BOOTSTRAP``.
+
+:data:`BOOTSTRAP` runs before anything is imported but the standard library: it asks the
+kernel to SIGKILL this process when its parent dies (Linux ``PR_SET_PDEATHSIG``) and then
+checks the parent is still the one that started it, which covers the few milliseconds of
+interpreter start-up before the request took effect. Only then are torch and the plugins
+imported (seconds): a parent killed during that window no longer leaves an orphan running a
+whole job beside the resumed run.
+"""
+
+from __future__ import annotations
+
+import pickle
+import sys
+import time
+import warnings
+from multiprocessing.connection import Connection
+
+from seqbench.errors import DataWarning
+
+BOOTSTRAP = """
+import os, signal, sys
+signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops this job
+if sys.platform.startswith("linux"):
+    import ctypes
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+if os.getppid() != int(sys.argv[1]):  # the parent died before the request took effect
+    os._exit(0)
+from seqbench.executors.worker import main
+main(int(sys.argv[2]))
+"""
+
+
+def main(result_fd: int) -> None:
+    """Read (config, artifacts dir, the run's peak FLOP/s) from stdin; send ("started", t) once the job can start
+    (the parent's clock for the time limit starts there), then ("result", JobResult)."""
+    conn = Connection(result_fd, readable=False)
+    config, artifacts_dir, peaks = pickle.loads(sys.stdin.buffer.read())
+    from dataclasses import replace
+    from pathlib import Path
+
+    from seqbench.manager import get_registry
+    from seqbench.specs import JobResult
+    from seqbench.train import run_job
+
+    registry = get_registry()
+    try:
+        model, task = registry.model(config.model), registry.task(config.task)
+    except KeyError as exc:
+        conn.send(("result", JobResult("error", f"plugin not found in the job process: {exc}")))
+        return
+    conn.send(("started", time.time()))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DataWarning)
+        result = run_job(config, model, task, Path(artifacts_dir) if artifacts_dir else None, peaks)
+    notes = []
+    for w in caught:  # a task's notes about its data go into the row; other warnings are shown as usual
+        if issubclass(w.category, DataWarning):
+            notes.append(str(w.message))
+        else:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+    if notes:
+        result = replace(result, message="; ".join([m for m in (result.message, *notes) if m]))
+    conn.send(("result", result))
+    conn.close()

@@ -1,0 +1,131 @@
+"""The leaderboard in Markdown: per task an accuracy table and a throughput table per device,
+then the rows that need a reader's attention (failed attempts after a success, notes, jobs
+that did not finish, tasks that cannot be ranked)."""
+
+from __future__ import annotations
+
+import time
+
+import pandas as pd
+from tabulate import tabulate
+
+from seqbench.results import Results
+
+THROUGHPUT = {
+    "measure.train_samples_per_s": "train samples/s",
+    "measure.infer_samples_per_s": "infer samples/s",
+    "measure.infer_samples_per_s_iqr": "infer IQR",
+    "measure.infer_units_per_s": "infer {unit}/s",
+    "measure.latency_p50_ms": "latency p50 (ms)",
+    "measure.latency_p95_ms": "latency p95 (ms)",
+    "measure.step_latency_p50_ms": "step latency p50 (ms)",
+    "measure.peak_memory_mb": "peak memory (MiB)",
+    "measure.flops_per_sample": "FLOPs/sample",
+    "measure.train_flops_per_sample": "train FLOPs/sample",
+    "measure.infer_peak_fraction": "infer fraction of peak FLOP/s",
+    "measure.params": "params",
+    "measure.threads": "threads",
+    "measure.parity_ok": "CPU–CUDA parity",
+}
+
+def fmt(value: float) -> str:
+    if pd.isna(value):
+        return ""
+    if value != 0 and (abs(value) >= 1e5 or abs(value) < 1e-3):
+        return f"{value:.3e}"
+    return f"{value:.4g}"
+
+
+def _accuracy_markdown(group: pd.DataFrame) -> str:
+    primary, goal = group["primary"].iloc[0], group["goal"].iloc[0]
+    has_ref = group["best_possible"].notna().any()
+    # the table spans every task: keep only this task's own secondary metrics (non-empty here)
+    extra = [c for c in group.columns if c not in _ACC_FIXED and group[c].notna().any()][:6]
+    headers = ["rank", "model", "kind", f"{primary} (mean ± std)", "n"]
+    headers += ["× best possible"] if has_ref else []
+    headers += [*extra, "params"]
+    body = []
+    for _, r in group.iterrows():
+        name = f"{r['model']} ⚠ parity" if r["parity_failed"] else r["model"]
+        name += " †" if r["later_failures"] else ""
+        line = [f"{'≈' if r['tied'] else ''}{r['rank']}", name, r["kind"], f"{fmt(r['mean'])} ± {fmt(r['std'])}",
+                r["n"]]
+        line += [fmt(r["ratio_to_best_possible"])] if has_ref else []
+        body.append(line + [fmt(r[c]) for c in extra] + [fmt(r["params"])])
+    better = "lower" if goal == "min" else "higher"
+    note = f"Primary metric **{primary}** ({better} is better)."
+    if has_ref:
+        note += f" Best possible (oracle): **{fmt(group['best_possible'].dropna().iloc[0])}**."
+    return note + "\n\n" + tabulate(body, headers=headers, tablefmt="github", disable_numparse=True)
+
+
+_ACC_FIXED = {"preset", "task", "model", "primary", "goal", "kind", "n", "mean", "std", "params", "best_possible",
+              "rank", "tied", "ratio_to_best_possible", "parity_failed", "later_failures"}
+
+
+def _throughput_markdown(group: pd.DataFrame) -> str:
+    unit = group["unit"].iloc[0]
+    cols = [c for c in THROUGHPUT if c in group and group[c].notna().any()]
+    headers = ["model", "device"] + [THROUGHPUT[c].format(unit=unit) for c in cols]
+    body = [[r["model"], r["device"]] + [fmt(r[c]) for c in cols] for _, r in group.iterrows()]
+    return tabulate(body, headers=headers, tablefmt="github", disable_numparse=True)
+
+
+def _measured_on(results: pd.DataFrame, preset: object, task: object) -> str:
+    rows = results[(results["preset"] == preset) & (results["task"] == task) & (results["status"] == "ok")]
+    machines = sorted(set(rows["machine"])) if "machine" in rows else []
+    threads = sorted({int(t) for t in rows.get("measure.threads", pd.Series(dtype=float)).dropna()})
+    where = "; ".join(machines) or "unknown machine"
+    if not threads:
+        return f"Measured on {where}."
+    return f"Measured on {where}, {'/'.join(map(str, threads))} CPU thread{'s' if threads != [1] else ''} per job."
+
+
+def render(results: Results, accuracy: pd.DataFrame, throughput: pd.DataFrame) -> str:
+    frame = results.frame
+    out = ["# seqbench leaderboard", "",
+           f"Generated {time.strftime('%Y-%m-%d %H:%M')} from the results store by `seqbench leaderboard` "
+           f"({len(frame)} job configs; store state: {results.state}). Never edit by hand; regenerate. `≈` marks "
+           "a rank the spread (mean ± std over seeds) cannot separate from the model ranked above it; `†` a model "
+           "with a failed attempt after the successful one ranked here.", ""]
+    for (preset, task), group in (accuracy.groupby(["preset", "task"], sort=True) if not accuracy.empty else []):
+        out += [f"## {task} ({preset})", "", _accuracy_markdown(group), ""]
+        if not throughput.empty:
+            tg = throughput[(throughput["preset"] == preset) & (throughput["task"] == task)]
+            if not tg.empty:
+                out += [f"### throughput: {task} ({preset})", "", _measured_on(frame, preset, task), "",
+                        _throughput_markdown(tg), ""]
+    if not frame.empty:
+        out += _sections(frame, results)
+    return "\n".join(out) + "\n"
+
+
+def _sections(frame: pd.DataFrame, results: Results) -> list[str]:
+    """Rows that are not (or not only) a ranked success, each in its own table."""
+    out: list[str] = []
+    headers = ["task", "model", "device", "seed", "preset", "status", "reason"]
+    unranked = sorted(set(frame["task"]) - set(results.tasks))
+    if unranked:
+        out += ["## tasks not ranked", "", f"No ranking metadata in the store and no installed plugin for: "
+                f"{', '.join(unranked)} (run them once with their plugin installed).", ""]
+    later = frame[frame["later_status"] != ""]
+    if not later.empty:
+        out += ["## failed attempts after a success (the successful result is kept and ranked)", ""]
+        body = [[r["task"], r["model"], r["device"], r["seed"], r["preset"], r["later_status"],
+                 str(r["later_message"])[:160]] for _, r in later.iterrows()]
+        out += [tabulate(body, headers=headers, tablefmt="github"), ""]
+    notes = frame[(frame["status"] == "ok") & (frame["message"] != "")]
+    if not notes.empty:
+        out += ["## notes on successful jobs", ""]
+        body = [[r["task"], r["model"], r["device"], r["seed"], r["preset"], "ok", str(r["message"])[:200]]
+                for _, r in notes.iterrows()]
+        out += [tabulate(body, headers=[*headers[:-1], "note"], tablefmt="github"), ""]
+    bad = frame[frame["status"] != "ok"]
+    if not bad.empty:
+        out += ["## jobs that did not finish", ""]
+        body = [[r["task"], r["model"], r["device"], r["seed"], r["preset"], r["status"], str(r["message"])[:160]]
+                for _, r in bad.iterrows()]
+        out.append(tabulate(body, headers=headers, tablefmt="github"))
+    return out
+
+
