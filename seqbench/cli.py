@@ -183,8 +183,11 @@ def cmd_run(args: argparse.Namespace, registry: Registry) -> int:
     if not plan.jobs and not plan.skipped:
         raise UsageError("nothing to run: no compatible (model, task) pair in the selection")
     signal.signal(signal.SIGTERM, _interrupt)  # a polite kill stops the run as Ctrl-C does
-    summary = run_plan(registry, plan, Path(args.output), timeout, resume=args.resume, argv=sys.argv,
-                       verbose=args.verbose)
+    from seqbench.progress_display import Display
+
+    with Display() as display:  # live on a terminal, plain log lines otherwise
+        summary = run_plan(registry, plan, Path(args.output), timeout, resume=args.resume, argv=sys.argv,
+                           verbose=args.verbose, log=display.log, progress=display.update)
     print(f"{summary.done} job(s) ok, {summary.failed} failed, {summary.resumed} resumed, "
           f"{summary.skipped} skipped; reports: {', '.join(str(p) for p in summary.reports)}")
     if summary.interrupted:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
-    from seqbench.results import Results
+    from seqbench.results import ReportSection, Results
     from seqbench.specs import JobConfig, JobResult, ModelSpec, TaskSpec
 
 PROJECT = "seqbench"
@@ -48,6 +48,17 @@ def seqbench_write_reports(results: Results, output_dir: Path) -> list[Path]:  #
     direction of every metric, unit) as recorded when the task ran; ``results.state`` says
     which store state the files reflect. Files must be written atomically (see
     :func:`seqbench.store.atomic_write`).
+    """
+
+
+@hookspec
+def seqbench_report_sections(results: Results) -> list[ReportSection]:  # type: ignore[empty-body]
+    """Reporter: extra sections for the HTML report (``report.html``), e.g. a task's own plots.
+
+    ``results`` is the same :class:`seqbench.results.Results` the reporters get. Return
+    :class:`seqbench.results.ReportSection` values: a title, a self-contained HTML fragment
+    (images inline, nothing from the network) and the task it belongs under (``""`` for the
+    end of the report). A section that raises is left out with a note in the report.
     """
 
 

@@ -34,6 +34,7 @@ BUILTIN_PLUGINS = (
     *(f"seqbench_plugins.tasks.{t}" for t in ("language", "nowcasting", "traffic", "trees", "group")),
     "seqbench.reporters.leaderboard",
     "seqbench.reporters.pareto",
+    "seqbench.reporters.html",
 )
 HOOKS = sorted(n for n in dir(hookspecs) if n.startswith("seqbench_"))
 REGISTER_HOOKS = {"seqbench_register_models", "seqbench_register_tasks"}

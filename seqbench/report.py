@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import html
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from seqbench.errors import HarnessError
 from seqbench.manager import Registry
-from seqbench.results import ModelMeta, Results, TaskMeta
+from seqbench.results import ModelMeta, ReportSection, Results, TaskMeta
 from seqbench.store import Store
 
 
@@ -38,7 +40,8 @@ def results(store: Store, registry: Registry | None = None) -> Results:
         frame["machine"] = [machine(envs.get(run, {}), device)
                             for run, device in zip(frame["run_id"], frame["device"], strict=True)]
     present = set(frame["task"]) if not frame.empty else set()
-    return Results(frame, attempts, {n: t for n, t in tasks.items() if n in present}, store.state())
+    return Results(frame, attempts, {n: t for n, t in tasks.items() if n in present}, store.state(),
+                   store.curves(), store.environments())
 
 
 def machine(environment: dict[str, Any], device: str) -> str:
@@ -52,8 +55,27 @@ def machine(environment: dict[str, Any], device: str) -> str:
     return f"{cpu} ({cpu_id})" if cpu_id else str(cpu)
 
 
+def report_sections(registry: Registry, data: Results) -> tuple[ReportSection, ...]:
+    """Every plugin's ``seqbench_report_sections``, each on its own: a plugin whose hook raises
+    or returns something else gets a section saying so and never stops the others."""
+    sections: list[ReportSection] = []
+    for impl in registry.pm.hook.seqbench_report_sections.get_hookimpls():
+        name = registry.pm.get_name(impl.plugin) or repr(impl.plugin)
+        try:
+            returned = list(impl.function(results=data) or [])
+            bad = [s for s in returned if not isinstance(s, ReportSection)]
+            if bad:
+                raise TypeError(f"expected ReportSection values, got {type(bad[0]).__name__}")
+            sections.extend(returned)
+        except Exception as exc:
+            sections.append(ReportSection(f"section of plugin {name} left out",
+                                          f"<p>seqbench_report_sections failed: {html.escape(repr(exc))}</p>"))
+    return tuple(sections)
+
+
 def write_reports(registry: Registry, store: Store, output: Path) -> list[Path]:
     data = results(store, registry)
+    data = replace(data, sections=report_sections(registry, data))
     written: list[Path] = []
     try:
         for paths in registry.pm.hook.seqbench_write_reports(results=data, output_dir=output):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -57,6 +57,20 @@ class ModelMeta:
 
 
 @dataclass(frozen=True)
+class ReportSection:
+    """A section of the HTML report, returned by a ``seqbench_report_sections`` hook.
+
+    ``html`` is a fragment (no ``<html>`` or ``<body>``) that must be self-contained: images
+    inline as ``data:`` URIs or SVG, no scripts or styles from the network. ``task`` places the
+    section under that task's heading (``""``: after every task).
+    """
+
+    title: str
+    html: str
+    task: str = ""
+
+
+@dataclass(frozen=True)
 class Results:
     """The argument of the ``seqbench_write_reports`` hook.
 
@@ -72,13 +86,27 @@ class Results:
     ``attempts``: every attempt, oldest first, same columns without the ranking ones.
     ``tasks``: :class:`TaskMeta` per task that has rows (a task with rows but no recorded
     metadata is absent: it cannot be ranked). ``state``: which store state this reflects.
+    ``curves``: every learning-curve point, ``attempt, step, seconds, train_loss, val_metric``
+    (``attempt`` joins ``frame`` and ``attempts``; ``val_metric`` is the task's primary metric
+    on the validation split, NaN where the loop did not evaluate); ``environments``: per run id,
+    the environment recorded when the run started (machine, versions, commit); ``sections``:
+    what plugins added to the HTML report through ``seqbench_report_sections``.
     """
 
     frame: pd.DataFrame
     attempts: pd.DataFrame
     tasks: Mapping[str, TaskMeta] = field(default_factory=dict)
     state: str = ""
+    curves: pd.DataFrame = field(default_factory=lambda: _empty_curves())
+    environments: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    sections: tuple[ReportSection, ...] = ()
 
     @property
     def empty(self) -> bool:
         return self.frame.empty
+
+
+def _empty_curves() -> pd.DataFrame:
+    import pandas as pd
+
+    return pd.DataFrame(columns=["attempt", "step", "seconds", "train_loss", "val_metric"])

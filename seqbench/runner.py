@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from seqbench import environment
+from seqbench.progress import Progress, label
 from seqbench.errors import HarnessError
 from seqbench.executors.local import execute
 from seqbench.lock import output_lock
@@ -63,6 +64,7 @@ def run_plan(
     executor: Callable[[JobConfig, float | None, Path | None, Mapping[str, float]], JobResult] = execute,
     log: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True),
     verbose: bool = False,
+    progress: Callable[[Progress], None] = lambda state: None,
 ) -> RunSummary:
     """Run ``plan`` into ``output``: holds the folder's lock throughout (see :mod:`seqbench.lock`).
 
@@ -94,8 +96,12 @@ def run_plan(
                 store.record(run_id, skip.config, JobResult("skipped", skip.reason), time.time())
         t0 = time.perf_counter()
         job, started = None, 0.0
+        state = Progress(len(todo))
+        progress(state)
         try:
             for i, job in enumerate(todo):
+                state = state.start(label(job.model, job.task, job.device, job.seed))
+                progress(state)
                 eta = (time.perf_counter() - t0) / i * (len(todo) - i) if i else None
                 log(f"[{i}/{len(todo)} done{', ETA ' + _fmt(eta) if eta is not None else ''}] "
                     f"{job.model} x {job.task} on {job.device}, seed {job.seed} ...")
@@ -105,6 +111,9 @@ def run_plan(
                 job = None
                 registry.pm.hook.seqbench_job_finished(config=todo[i], result=result, output_dir=output)
                 _log_result(registry, todo[i], result, started, log, verbose)
+                state = state.end(label(todo[i].model, todo[i].task, todo[i].device, todo[i].seed),
+                                  result.status == "ok")
+                progress(state)
                 summary.failed += result.status != "ok"
                 summary.done += result.status == "ok"
         except KeyboardInterrupt:

@@ -1,6 +1,10 @@
 """The store's schema, its version, and the migration of older stores (in place, one transaction).
 
-Version 2 (this one): every attempt of a job is a row of ``attempts`` (append-only, with its
+Version 3 (this one) adds ``curves``: the learning curve of each attempt (training loss and
+validation metric against steps and seconds), one row per point. Migrating from version 2
+adds the empty table: older attempts simply have no curve.
+
+Version 2: every attempt of a job is a row of ``attempts`` (append-only, with its
 run id and the traceback of a failure); ``tasks`` and ``models`` hold what ranking and
 rendering need (primary metric, direction of every metric, unit, baseline flag), recorded
 when a run starts, so reports never depend on the plugins installed today.
@@ -15,7 +19,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 TABLES = """
 CREATE TABLE runs (
@@ -40,6 +44,13 @@ CREATE TABLE tasks (
 );
 CREATE TABLE models (model TEXT PRIMARY KEY, baseline INTEGER NOT NULL, recorded_by TEXT NOT NULL);
 """
+CURVES = """
+CREATE TABLE curves (
+    attempt INTEGER NOT NULL REFERENCES attempts(attempt), step INTEGER NOT NULL, seconds REAL NOT NULL,
+    train_loss REAL NOT NULL, val_metric REAL,  -- NULL where the loop did not evaluate at this step
+    PRIMARY KEY (attempt, step)
+)
+"""
 
 _ATTEMPT_COLUMNS = ("config_hash, run_id, model, task, device, seed, preset, status, message, config, metrics, "
                     "measures, {best}, artifacts, started, finished")
@@ -51,6 +62,7 @@ def create(db: sqlite3.Connection) -> None:
     for statement in TABLES.split(";"):
         if statement.strip():
             db.execute(statement)
+    db.execute(CURVES)
     db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
 
 
@@ -68,7 +80,13 @@ def migrate_v1(db: sqlite3.Connection) -> None:
                f"SELECT {_ATTEMPT_COLUMNS.format(best='reference')} FROM jobs ORDER BY finished, config_hash")
     db.execute("DROP TABLE jobs")
     db.execute("DROP TABLE runs_v1")
+    migrate_v2(db)
+
+
+def migrate_v2(db: sqlite3.Connection) -> None:
+    """v2 -> v3 in place: the curves table (attempts recorded before it have no curve)."""
+    db.execute(CURVES)
     db.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
 
 
-MIGRATIONS = {1: migrate_v1}
+MIGRATIONS = {1: migrate_v1, 2: migrate_v2}

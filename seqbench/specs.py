@@ -150,13 +150,26 @@ class JobConfig:
 
 
 @dataclass(frozen=True)
+class CurvePoint:
+    """One point of a job's learning curve: after ``step`` optimiser steps and ``seconds`` of
+    training, the mean training loss since the previous point and, where the loop evaluated
+    the validation split there, its primary metric (``None`` elsewhere)."""
+
+    step: int
+    seconds: float
+    train_loss: float
+    val_metric: float | None = None
+
+
+@dataclass(frozen=True)
 class JobResult:
     """What one job produced, sent from its worker process to the store as one row.
 
     ``metrics``: the test metrics (every ``MetricSpec`` name of the task); ``measures``:
     speed and cost figures (:mod:`seqbench.measure`); ``reference``: the best possible value
     per metric where the task knows it (``Task.reference``); ``artifacts``: files written;
-    ``traceback``: the full traceback of a failure inside the job (empty otherwise). Frozen:
+    ``traceback``: the full traceback of a failure inside the job (empty otherwise);
+    ``curve``: the learning curve of the training loop (empty for fitted baselines). Frozen:
     a step that adds to a result makes a new one (``dataclasses.replace``).
     """
 
@@ -167,3 +180,4 @@ class JobResult:
     reference: Mapping[str, float] = field(default_factory=dict)
     artifacts: tuple[str, ...] = ()
     traceback: str = ""
+    curve: tuple[CurvePoint, ...] = ()

@@ -146,6 +146,10 @@ class Store:
                  json.dumps(result.measures), json.dumps(result.reference), json.dumps(result.artifacts),
                  started, time.time()),
             )
+            if result.curve:
+                attempt = self.db.execute("SELECT last_insert_rowid()").fetchone()[0]
+                self.db.executemany("INSERT INTO curves VALUES (?,?,?,?,?)", [
+                    (attempt, p.step, p.seconds, p.train_loss, p.val_metric) for p in result.curve])
 
     # -- reads --------------------------------------------------------------------------
     def succeeded(self) -> set[str]:
@@ -185,6 +189,12 @@ class Store:
                 row.update({f"{prefix}.{k}": v for k, v in json.loads(blob).items()})
             rows.append(row)
         return pd.DataFrame(rows)
+
+    def curves(self) -> pd.DataFrame:
+        """Every learning-curve point: ``attempt, step, seconds, train_loss, val_metric``
+        (``val_metric`` NaN where the loop did not evaluate)."""
+        return pd.read_sql_query("SELECT attempt, step, seconds, train_loss, val_metric FROM curves "
+                                 "ORDER BY attempt, step", self.db)
 
     def frame(self) -> pd.DataFrame:
         """One row per config: its latest successful attempt, or its latest attempt when none

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from seqbench import measure
-from seqbench.specs import JobConfig, JobResult, ModelSpec, RunOptions, TaskContext, TaskSpec
+from seqbench.specs import CurvePoint, JobConfig, JobResult, ModelSpec, RunOptions, TaskContext, TaskSpec
 from seqbench.task import Task, to_device
 from seqbench.train_step import TrainStep, precision
 
@@ -46,12 +46,18 @@ def _lr_factor(step: int, total: int) -> float:
     return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress))
 
 
+CURVE_POINTS = 100  # learning-curve resolution: about this many training-loss points per job
+
+
 def fit(task: Task, module: nn.Module, model: ModelSpec, config: JobConfig, device: torch.device,
-        compiled: nn.Module | None = None) -> dict[str, float]:
+        compiled: nn.Module | None = None, curve: list[CurvePoint] | None = None) -> dict[str, float]:
     """Train ``module`` on ``task`` within the budget; returns training measures.
 
     ``compiled`` is the module as it is called (``torch.compile``-d with ``--compile``; it
-    shares ``module``'s parameters); checkpoints are taken from ``module`` itself.
+    shares ``module``'s parameters); checkpoints are taken from ``module`` itself. ``curve``,
+    when given, receives the learning curve: the mean training loss every ``steps /
+    CURVE_POINTS`` steps, and the validation primary metric at each validation check and at
+    the end of training.
     """
     compiled = compiled if compiled is not None else module
     options = config.options
@@ -70,26 +76,41 @@ def fit(task: Task, module: nn.Module, model: ModelSpec, config: JobConfig, devi
     best: tuple[float, dict[str, torch.Tensor]] | None = None
     start = time.perf_counter()
     steps = 0
+    every = max(1, budget.steps // CURVE_POINTS)
+    losses: list[float] = []  # since the last curve point
+    evaluating = 0.0  # seconds spent on validation: the curve's clock counts training only
     module.train()
     for batch in task.train_batches(budget.batch_size, generator):
         if steps >= budget.steps or (budget.seconds and time.perf_counter() - start > budget.seconds):
             break
         loss = train_step(to_device(batch, device))
-        if not torch.isfinite(loss):
-            raise Diverged(f"non-finite training loss {loss.item()} at step {steps}")
+        value = loss.item()  # the finiteness check below synchronises anyway
+        if not math.isfinite(value):
+            raise Diverged(f"non-finite training loss {value} at step {steps}")
         schedule.step()
         steps += 1
+        losses.append(value)
+        score: float | None = None
         if budget.eval_every and steps % budget.eval_every == 0:
+            t = time.perf_counter()
             with precision(options, device):
                 score = task.evaluate(compiled, "val", device)[primary.name]
             if best is None or primary.better(score, best[0]):
                 best = (score, copy.deepcopy(module.state_dict()))
             module.train()
+            evaluating += time.perf_counter() - t
+        if curve is not None and (steps % every == 0 or score is not None):
+            curve.append(CurvePoint(steps, time.perf_counter() - start - evaluating, sum(losses) / len(losses), score))
+            losses = []
     seconds = time.perf_counter() - start
-    if best is not None:  # keep the checkpoint the validation split prefers
+    if best is not None or (curve is not None and steps):
         with precision(options, device):
             final = task.evaluate(compiled, "val", device)[primary.name]
-        if primary.better(best[0], final):
+        if curve is not None:  # the curve ends with the validation score of the trained weights
+            mean_loss = sum(losses) / len(losses) if losses else curve[-1].train_loss if curve else math.nan
+            point = CurvePoint(steps, seconds - evaluating, mean_loss, final)
+            curve[-1:] = [point] if curve and curve[-1].step == steps else [*curve[-1:], point]
+        if best is not None and primary.better(best[0], final):  # keep the checkpoint validation prefers
             module.load_state_dict(best[1])
     return {"train_steps": float(steps), "train_seconds": seconds}
 
@@ -139,7 +160,8 @@ def run_job(
         # --compile: training, evaluation and timing all call the compiled module (it shares
         # the eager module's parameters); baselines fitted outside autograd stay eager.
         compiled = cast(nn.Module, torch.compile(module)) if options.compile and not model.baseline else module
-        measures.update(fit(task, module, model, config, device, compiled))
+        curve: list[CurvePoint] = []
+        measures.update(fit(task, module, model, config, device, compiled, curve))
         module.eval()
         with precision(options, device):
             metrics = task.evaluate(compiled, "test", device)
@@ -150,7 +172,7 @@ def run_job(
             artifacts = [str(p) for p in task.save_artifacts(module, artifacts_dir, label)]
         if options.measure:
             measures.update(measure.measure_job(task, module, config, device, compiled, metrics, peaks))
-        return JobResult("ok", "", metrics, measures, task.reference(), tuple(artifacts))
+        return JobResult("ok", "", metrics, measures, task.reference(), tuple(artifacts), curve=tuple(curve))
     except Diverged as exc:
         return JobResult("diverged", str(exc))
     except Exception as exc:

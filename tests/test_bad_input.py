@@ -74,7 +74,7 @@ def _store(tmp_path: Path, content: str) -> Path:
 @pytest.mark.parametrize(("content", "message"), [
     ("junk", "not an SQLite database, so not a seqbench store; move it away or pass another --output"),
     ("no-meta", "without seqbench's meta table"),
-    ("newer", "store schema version 7; this seqbench reads versions 1 to 2"),
+    ("newer", "store schema version 7; this seqbench reads versions 1 to 3"),
 ])
 def test_bad_stores_exit_3(content: str, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = _store(tmp_path, content)

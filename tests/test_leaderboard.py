@@ -49,7 +49,7 @@ def test_reports_written(tmp_path: Path) -> None:
     paths = seqbench_write_reports(_results(_rows()), tmp_path)
     assert {p.name for p in paths} == {"leaderboard.md", "leaderboard.csv", "throughput.csv", "jobs.csv"}
     text = (tmp_path / "leaderboard.md").read_text()
-    assert "≈1" in text and "10.1 ± 0.1414" in text and "Best possible (oracle): **8**" in text
+    assert "≈1" in text and "10.10 ± 0.14" in text and "Best possible (oracle): **8.000**" in text
     assert "timeout" in text and "too slow" in text
     assert throughput_table(_results(_rows())).loc[0, "measure.infer_samples_per_s"] == 50.5
     assert pd.read_csv(tmp_path / "leaderboard.csv")["model"].tolist() == ["a", "b", "c"]
@@ -99,3 +99,21 @@ def test_later_failures_are_marked_and_unranked_tasks_named(tmp_path: Path) -> N
     assert "| a †" in text and "failed attempts after a success" in text and "exceeded 1 s" in text
     assert "## tasks not ranked" in text and "gone" in text and "store state: 7 attempts, latest #7" in text
     assert set(pd.read_csv(tmp_path / "leaderboard.csv")["store_state"]) == {"7 attempts, latest #7"}
+
+
+def test_numbers_are_readable_in_markdown_and_full_in_csv(tmp_path: Path) -> None:
+    rows = _rows()
+    rows["metric.ppl"] = rows["metric.ppl"] + 0.0012345
+    rows["metric.ratio"] = rows["metric.ppl"] / 8.0  # the task reports the oracle ratio itself
+    rows["measure.params"] = 237_600.0
+    rows["measure.flops_per_sample"] = 6.662e8
+    rows["measure.infer_samples_per_s"] = 152_234.5
+    task = TaskMeta("t", "ppl", (("ppl", "min"), ("ce", "min"), ("ratio", "min")), "tokens")
+    seqbench_write_reports(_results(rows, task), tmp_path)
+    text = (tmp_path / "leaderboard.md").read_text()
+    assert "238 K" in text and "666 M" in text and "152,000" in text and "e+0" not in text
+    header = next(line for line in text.splitlines() if line.startswith("| rank"))
+    assert "× best possible" in header and "ratio" not in header.replace("× best possible", "")  # shown once
+    assert "seeds" in header and "infer samples/s" in text
+    csv = pd.read_csv(tmp_path / "leaderboard.csv")
+    assert abs(csv.loc[csv["model"] == "a", "mean"].iloc[0] - 10.1012345) < 1e-9  # full precision kept

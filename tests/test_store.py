@@ -11,7 +11,7 @@ import pytest
 
 from seqbench.errors import HarnessError, StoreError
 from seqbench.results import ModelMeta, TaskMeta
-from seqbench.specs import Budget, JobConfig, JobResult
+from seqbench.specs import Budget, CurvePoint, JobConfig, JobResult
 from seqbench.store import Store, atomic_write, clean_stale_temporaries
 
 
@@ -80,8 +80,27 @@ def test_a_version_1_store_is_migrated_in_place(tmp_path: Path) -> None:
         assert store.succeeded() == {_job(s).hash() for s in range(3)}
         assert store.environments() == {"r0": {"cpu": "Xeon"}}
     with sqlite3.connect(path) as db:
-        assert db.execute("SELECT value FROM meta").fetchone()[0] == "2"
+        assert db.execute("SELECT value FROM meta").fetchone()[0] == "3"
         assert db.execute("SELECT outcome FROM runs").fetchone()[0] == "finished"
+    db.close()
+
+
+def test_learning_curves_are_kept_per_attempt_and_a_version_2_store_gains_the_table(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite"
+    with Store(path) as store:  # make it a version-2 store: no curves table
+        store.start_run("r1", ["x"], {})
+        store.record("r1", _job(0), JobResult("ok", "", {"ppl": 4.0}), 0.0)
+        store.db.execute("DROP TABLE curves")
+        store.db.execute("UPDATE meta SET value='2' WHERE key='schema_version'")
+    with Store(path) as store:
+        assert store.curves().empty and len(store.attempts()) == 1  # migrated: the old attempt has no curve
+        curve = (CurvePoint(5, 0.5, 2.5), CurvePoint(10, 1.0, 2.0, 7.5))
+        store.record("r1", _job(1), JobResult("ok", "", {"ppl": 3.0}, curve=curve), 0.0)
+        points = store.curves()
+        assert list(points["attempt"]) == [2, 2] and list(points["step"]) == [5, 10]
+        assert list(points["train_loss"]) == [2.5, 2.0] and points["val_metric"].isna().tolist() == [True, False]
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT value FROM meta").fetchone()[0] == "3"
     db.close()
 
 
@@ -91,7 +110,7 @@ def test_newer_or_foreign_or_broken_stores_are_refused_untouched(tmp_path: Path)
     with sqlite3.connect(newer) as db:
         db.execute("UPDATE meta SET value='99' WHERE key='schema_version'")
     db.close()
-    with pytest.raises(StoreError, match="schema version 99; this seqbench reads versions 1 to 2"):
+    with pytest.raises(StoreError, match="schema version 99; this seqbench reads versions 1 to 3"):
         Store(newer)
     foreign = tmp_path / "foreign.sqlite"
     with sqlite3.connect(foreign) as db:

@@ -6,15 +6,17 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 import pandas as pd
 from tabulate import tabulate
 
+from seqbench.numbers import MISSING, mean_std, si, sig
 from seqbench.results import Results
 
 THROUGHPUT = {
     "measure.train_samples_per_s": "train samples/s",
     "measure.infer_samples_per_s": "infer samples/s",
-    "measure.infer_samples_per_s_iqr": "infer IQR",
+    "measure.infer_samples_per_s_iqr": "infer IQR (samples/s)",
     "measure.infer_units_per_s": "infer {unit}/s",
     "measure.latency_p50_ms": "latency p50 (ms)",
     "measure.latency_p95_ms": "latency p95 (ms)",
@@ -27,35 +29,55 @@ THROUGHPUT = {
     "measure.threads": "threads",
     "measure.parity_ok": "CPU–CUDA parity",
 }
-
-def fmt(value: float) -> str:
-    if pd.isna(value):
-        return ""
-    if value != 0 and (abs(value) >= 1e5 or abs(value) < 1e-3):
-        return f"{value:.3e}"
-    return f"{value:.4g}"
+_COUNTS = {"measure.flops_per_sample", "measure.train_flops_per_sample", "measure.params"}
 
 
-def _accuracy_markdown(group: pd.DataFrame) -> str:
+def cell(column: str, value: object) -> str:
+    """One throughput-table value for people: counts with SI suffixes, rates to 3 figures."""
+    if column in _COUNTS:
+        return si(value)
+    if column == "measure.threads":
+        return MISSING if pd.isna(value) else str(int(value))  # type: ignore[call-overload]
+    if column == "measure.parity_ok":
+        return MISSING if pd.isna(value) else "ok" if value else "FAILED"  # type: ignore[call-overload]
+    return sig(value)
+
+
+def _duplicates_ratio(group: pd.DataFrame, column: str) -> bool:
+    """A task metric that is the very ratio to the best possible score the table computes
+    (language modelling's ``oracle_ratio``): shown once, not twice."""
+    ours, theirs = group["ratio_to_best_possible"].astype(float), group[column].astype(float)
+    both = ours.notna() & theirs.notna()
+    return bool(both.any()) and bool(np.allclose(ours[both], theirs[both], rtol=1e-6))
+
+
+def accuracy_rows(group: pd.DataFrame) -> tuple[str, list[str], list[list[str]]]:
+    """One task's ranked accuracy table as display strings: (note, headers, rows)."""
     primary, goal = group["primary"].iloc[0], group["goal"].iloc[0]
     has_ref = group["best_possible"].notna().any()
     # the table spans every task: keep only this task's own secondary metrics (non-empty here)
-    extra = [c for c in group.columns if c not in _ACC_FIXED and group[c].notna().any()][:6]
-    headers = ["rank", "model", "kind", f"{primary} (mean ± std)", "n"]
+    extra = [c for c in group.columns if c not in _ACC_FIXED and group[c].notna().any()]
+    extra = [c for c in extra if not (has_ref and _duplicates_ratio(group, c))][:6]
+    headers = ["rank", "model", "kind", f"{primary} (mean ± std)", "seeds"]
     headers += ["× best possible"] if has_ref else []
     headers += [*extra, "params"]
     body = []
     for _, r in group.iterrows():
         name = f"{r['model']} ⚠ parity" if r["parity_failed"] else r["model"]
         name += " †" if r["later_failures"] else ""
-        line = [f"{'≈' if r['tied'] else ''}{r['rank']}", name, r["kind"], f"{fmt(r['mean'])} ± {fmt(r['std'])}",
-                r["n"]]
-        line += [fmt(r["ratio_to_best_possible"])] if has_ref else []
-        body.append(line + [fmt(r[c]) for c in extra] + [fmt(r["params"])])
+        line = [f"{'≈' if r['tied'] else ''}{r['rank']}", name, r["kind"], mean_std(r["mean"], r["std"], r["n"]),
+                str(r["n"])]
+        line += [sig(r["ratio_to_best_possible"], 4)] if has_ref else []
+        body.append(line + [sig(r[c], 4) for c in extra] + [si(r["params"])])
     better = "lower" if goal == "min" else "higher"
     note = f"Primary metric **{primary}** ({better} is better)."
     if has_ref:
-        note += f" Best possible (oracle): **{fmt(group['best_possible'].dropna().iloc[0])}**."
+        note += f" Best possible (oracle): **{sig(group['best_possible'].dropna().iloc[0], 4)}**."
+    return note, headers, body
+
+
+def _accuracy_markdown(group: pd.DataFrame) -> str:
+    note, headers, body = accuracy_rows(group)
     return note + "\n\n" + tabulate(body, headers=headers, tablefmt="github", disable_numparse=True)
 
 
@@ -63,15 +85,21 @@ _ACC_FIXED = {"preset", "task", "model", "primary", "goal", "kind", "n", "mean",
               "rank", "tied", "ratio_to_best_possible", "parity_failed", "later_failures"}
 
 
-def _throughput_markdown(group: pd.DataFrame) -> str:
+def throughput_rows(group: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
+    """One task's throughput table (every device) as display strings: (headers, rows)."""
     unit = group["unit"].iloc[0]
     cols = [c for c in THROUGHPUT if c in group and group[c].notna().any()]
     headers = ["model", "device"] + [THROUGHPUT[c].format(unit=unit) for c in cols]
-    body = [[r["model"], r["device"]] + [fmt(r[c]) for c in cols] for _, r in group.iterrows()]
+    body = [[str(r["model"]), str(r["device"])] + [cell(c, r[c]) for c in cols] for _, r in group.iterrows()]
+    return headers, body
+
+
+def _throughput_markdown(group: pd.DataFrame) -> str:
+    headers, body = throughput_rows(group)
     return tabulate(body, headers=headers, tablefmt="github", disable_numparse=True)
 
 
-def _measured_on(results: pd.DataFrame, preset: object, task: object) -> str:
+def measured_on(results: pd.DataFrame, preset: object, task: object) -> str:
     rows = results[(results["preset"] == preset) & (results["task"] == task) & (results["status"] == "ok")]
     machines = sorted(set(rows["machine"])) if "machine" in rows else []
     threads = sorted({int(t) for t in rows.get("measure.threads", pd.Series(dtype=float)).dropna()})
@@ -93,7 +121,7 @@ def render(results: Results, accuracy: pd.DataFrame, throughput: pd.DataFrame) -
         if not throughput.empty:
             tg = throughput[(throughput["preset"] == preset) & (throughput["task"] == task)]
             if not tg.empty:
-                out += [f"### throughput: {task} ({preset})", "", _measured_on(frame, preset, task), "",
+                out += [f"### throughput: {task} ({preset})", "", measured_on(frame, preset, task), "",
                         _throughput_markdown(tg), ""]
     if not frame.empty:
         out += _sections(frame, results)

@@ -10,12 +10,17 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from seqbench import hookimpl
+from seqbench.reporters.figures import pyplot
 from seqbench.results import Results
 from seqbench.store import atomic_write
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 X = "measure.infer_samples_per_s"
 
@@ -47,45 +52,48 @@ def _points(group: pd.DataFrame, primary: str) -> pd.DataFrame:
     return points
 
 
+def figure(group: pd.DataFrame, primary: str, goal: str, title: str, device: str) -> Figure | None:
+    """The accuracy-vs-throughput plot of one (preset, task, device) group of successful rows."""
+    if f"metric.{primary}" not in group or X not in group:
+        return None
+    points = _points(group, primary)
+    if points.empty:
+        return None
+    plt = pyplot()
+    front = pareto_front(points, goal)
+    fig, ax = plt.subplots(figsize=(6.4, 4.8))
+    for name, p in points.iterrows():
+        failed = "parity" in p and p["parity"] == 0
+        ax.errorbar(p["x"], p["y"], yerr=p["err"], fmt="o", mfc="none" if failed else None,
+                    color="C3" if name in front else "C0", capsize=3)
+        ax.annotate(f"{name}{' (parity!)' if failed else ''}", (p["x"], p["y"]), textcoords="offset points",
+                    xytext=(4, 4), fontsize=8)
+    line = points.loc[front].sort_values("x")
+    ax.plot(line["x"], line["y"], "--", color="C3", label="Pareto front")
+    ax.set_xscale("log")
+    ax.set_xlabel(f"inference samples/s on {device} (median over seeds)")
+    ax.set_ylabel(f"{primary} ({'lower' if goal == 'min' else 'higher'} is better)")
+    ax.set_title(title)
+    ax.legend(loc="best", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
 @hookimpl
 def seqbench_write_reports(results: Results, output_dir: Path) -> list[Path]:
     frame = results.frame
     if frame.empty or X not in frame:
         return []
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     ok = frame[(frame["status"] == "ok") & frame["task"].isin(list(results.tasks))]
     written: list[Path] = []
     for (preset, task, device), group in ok.groupby(["preset", "task", "device"], sort=True):
         meta = results.tasks[str(task)]  # from the store: the direction the task had when it ran
-        primary, goal = meta.primary, meta.goal
-        if f"metric.{primary}" not in group:
+        fig = figure(group, meta.primary, meta.goal, f"{task} ({preset}): accuracy vs throughput", str(device))
+        if fig is None:
             continue
-        points = _points(group, primary)
-        if len(points) < 1:
-            continue
-        front = pareto_front(points, goal)
-        fig, ax = plt.subplots(figsize=(6.4, 4.8))
-        for name, p in points.iterrows():
-            failed = "parity" in p and p["parity"] == 0
-            ax.errorbar(p["x"], p["y"], yerr=p["err"], fmt="o", mfc="none" if failed else None,
-                        color="C3" if name in front else "C0", capsize=3)
-            ax.annotate(f"{name}{' (parity!)' if failed else ''}", (p["x"], p["y"]), textcoords="offset points",
-                        xytext=(4, 4), fontsize=8)
-        line = points.loc[front].sort_values("x")
-        ax.plot(line["x"], line["y"], "--", color="C3", label="Pareto front")
-        ax.set_xscale("log")
-        ax.set_xlabel(f"inference samples/s on {device} (median over seeds)")
-        ax.set_ylabel(f"{primary} ({'lower' if goal == 'min' else 'higher'} is better)")
-        ax.set_title(f"{task} ({preset}): accuracy vs throughput")
-        ax.legend(loc="best", fontsize=8)
-        fig.tight_layout()
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png", dpi=110)
-        plt.close(fig)
+        pyplot().close(fig)
         path = output_dir / "plots" / f"pareto-{preset}-{task}-{str(device).replace(':', '')}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_write(path, "wb") as handle:
