@@ -39,25 +39,29 @@ def svg(fig: Figure) -> str:
 
 
 def learning_curves(points: pd.DataFrame, primary: str, goal: str) -> Figure | None:
-    """2 x 2 panels: training loss and validation ``primary`` against steps and training seconds;
-    one colour per model, one line per seed. ``points`` has ``model, seed`` and the curve columns."""
+    """Training loss (top) and validation ``primary`` (bottom, only where some seed was validated
+    more than once: a single final score is already in the table) against steps and training
+    seconds; one colour per model, one line per seed. ``points``: ``model, seed`` + curve columns."""
     if points.empty:
         return None
     plt = pyplot()
-    fig, axes = plt.subplots(2, 2, figsize=(10, 6.4), sharey="row")
+    validated = points.dropna(subset=["val_metric"]).groupby(["model", "seed"]).size()
+    rows = 2 if not validated.empty and validated.max() >= 2 else 1
+    fig, axes = plt.subplots(rows, 2, figsize=(10, 3.3 * rows), sharey="row", squeeze=False)
     colours = {m: f"C{i % 10}" for i, m in enumerate(sorted(points["model"].unique()))}
-    for (model, _seed), line in points.groupby(["model", "seed"], sort=True):
-        label = str(model) if _seed == points[points["model"] == model]["seed"].min() else None
+    first_seed = points.groupby("model")["seed"].min()
+    for (model, seed), line in points.groupby(["model", "seed"], sort=True):
+        label = str(model) if seed == first_seed[model] else None
         val = line.dropna(subset=["val_metric"])
         for col, x in enumerate(("step", "seconds")):
             axes[0, col].plot(line[x], line["train_loss"], color=colours[model], lw=1, alpha=0.8, label=label)
-            if not val.empty:
+            if rows == 2 and len(val) >= 2:
                 axes[1, col].plot(val[x], val["val_metric"], "o-", color=colours[model], lw=1, ms=3, alpha=0.8)
-    better = "lower" if goal == "min" else "higher"
-    for col, x in enumerate(("optimiser steps", "training seconds")):
-        axes[1, col].set_xlabel(x)
+    for col, x in enumerate(("optimiser steps", "training seconds (validation excluded)")):
+        axes[rows - 1, col].set_xlabel(x)
     axes[0, 0].set_ylabel("training loss")
-    axes[1, 0].set_ylabel(f"validation {primary}\n({better} is better)")
+    if rows == 2:
+        axes[1, 0].set_ylabel(f"validation {primary}\n({'lower' if goal == 'min' else 'higher'} is better)")
     if (points["train_loss"] > 0).all() and points["train_loss"].max() > 10 * points["train_loss"].min():
         axes[0, 0].set_yscale("log")
     axes[0, 0].legend(fontsize=8, ncol=2)
@@ -97,6 +101,7 @@ def by_horizon(ok: pd.DataFrame, metrics: tuple[str, ...], goal: str) -> Figure 
     ax.set_xlabel(f"horizon ({unit})" if unit else "horizon")
     ax.set_ylabel(f"{base} ({'lower' if goal == 'min' else 'higher'} is better)")
     ax.set_xticks(horizons)
+    ax.set_title(f"{base} by forecast horizon")
     ax.legend(fontsize=8, ncol=2)
     fig.tight_layout()
     return fig

@@ -26,7 +26,7 @@ from seqbench.store import atomic_write
 
 STYLE = """
 body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1d2430;background:#f6f7f9}
-main{max-width:1180px;margin:0 auto;padding:24px 28px 60px}
+main{max-width:1320px;margin:0 auto;padding:24px 28px 60px}
 h1{font-size:28px;margin:8px 0 4px} h2{border-bottom:2px solid #d7dce3;padding-bottom:4px;margin-top:44px}
 h3{margin:26px 0 8px;color:#38465a} .meta{color:#5b6676;font-size:13px}
 nav{background:#fff;border:1px solid #d7dce3;border-radius:8px;padding:10px 16px;margin:16px 0}
@@ -35,14 +35,20 @@ table{border-collapse:collapse;background:#fff;margin:8px 0 14px;font-size:14px;
 max-width:100%;width:max-content}
 th,td{padding:5px 10px;border-bottom:1px solid #e4e8ee;text-align:left;white-space:nowrap}
 th{background:#eef1f5;position:sticky;top:0} td.num{text-align:right;font-variant-numeric:tabular-nums}
-tbody tr:first-child td{font-weight:600} table.env td,table.jobs td{font-weight:normal!important;white-space:normal}
+table.accuracy tbody tr:first-child td{font-weight:600} table.env td,table.jobs td{font-weight:normal!important;white-space:normal}
 table.jobs td:last-child{max-width:620px;font-family:ui-monospace,monospace;font-size:12px}
 .plots{display:flex;flex-wrap:wrap;gap:14px} figure{margin:0;background:#fff;border:1px solid #e4e8ee;
 border-radius:8px;padding:8px} figure svg{max-width:100%;height:auto;display:block}
 figcaption{font-size:12px;color:#5b6676;margin-top:4px} figure.artifact img{max-width:100%;display:block}
-figure.plot svg{width:560px} .wide svg{width:1080px} pre{font-size:12px;margin:0}
+figure.plot svg{width:560px} .wide figure.plot svg{width:1100px} pre{font-size:12px;margin:0}
 .missing{color:#a33}
 """
+
+
+# The browser itself refuses anything from the network (and any script): the report stays
+# self-contained even if a plugin's section links something.
+CSP = ('<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; img-src data:; '
+       'style-src \'unsafe-inline\'">')
 
 
 def _anchor(text: str) -> str:
@@ -97,7 +103,8 @@ def _curves(results: Results, rows: pd.DataFrame, primary: str, goal: str, task:
     for device, dp in points.groupby("device", sort=True):
         fig = figures.learning_curves(dp, primary, goal)
         if fig is not None:
-            parts.append(f'<div class="wide">{figure(figures.svg(fig), f"{task} on {device}: learning curves")}</div>')
+            caption = f"{task} on {device}: learning curves, one line per seed"
+            parts.append(f'<div class="wide">{figure(figures.svg(fig), caption)}</div>')
     return ["<h3>learning curves</h3>", *parts] if parts else []
 
 
@@ -111,7 +118,7 @@ def render(results: Results, extra: list[ReportSection], output_dir: Path) -> st
     nav = "".join(f'<a href="#{_anchor(title)}">{esc(title)}</a>' for title, _ in sections)
     body = "".join(f'<section id="{_anchor(t)}"><h2>{esc(t)}</h2>{h}</section>' for t, h in sections)
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>seqbench report</title>'
-            f'<meta name="viewport" content="width=device-width,initial-scale=1"><style>{STYLE}</style></head>'
+            f'<meta name="viewport" content="width=device-width,initial-scale=1">{CSP}<style>{STYLE}</style></head>'
             f'<body><main><h1>seqbench report</h1><p class="meta">Generated {esc(generated())} from the results '
             f"store by <code>seqbench report</code>; store state: {esc(results.state)}. Accuracy: mean ± std over "
             "seeds, rounded to the precision the spread supports; <strong>≈</strong> marks a rank the spread cannot "
