@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import sys
 from types import TracebackType
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from seqbench.progress import Progress, duration
+
+if TYPE_CHECKING:
+    from rich.console import Console, RenderableType
+    from rich.live import Live
 
 
 class Display:
@@ -22,8 +26,8 @@ class Display:
         self.stream = stream if stream is not None else sys.stderr
         self.live = self.stream.isatty() if live is None else live
         self.state: Progress | None = None
-        self._live = None
-        self._console = None
+        self._live: Live | None = None
+        self._console: Console | None = None
 
     def __enter__(self) -> Display:
         if self.live:
@@ -31,9 +35,9 @@ class Display:
             from rich.live import Live
 
             self._console = Console(file=self.stream)
-            self._live = Live(self._render(), console=self._console, refresh_per_second=4, transient=False,
-                              get_renderable=self._render)
-            self._live.__enter__()
+            live = Live(console=self._console, refresh_per_second=4, transient=False, get_renderable=self._render)
+            live.__enter__()
+            self._live = live
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
@@ -59,7 +63,7 @@ class Display:
                 f"elapsed {duration(s.elapsed())} · ETA {duration(s.eta())}")
         return text + (f"\nnow: {s.current}" if s.current else "")
 
-    def _render(self):  # type: ignore[no-untyped-def]
+    def _render(self) -> RenderableType:
         from rich.console import Group
         from rich.progress_bar import ProgressBar
         from rich.text import Text

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from seqbench.errors import HarnessError
 from seqbench.manager import Registry
@@ -62,11 +63,11 @@ def report_sections(registry: Registry, data: Results) -> tuple[ReportSection, .
     for impl in registry.pm.hook.seqbench_report_sections.get_hookimpls():
         name = registry.pm.get_name(impl.plugin) or repr(impl.plugin)
         try:
-            returned = list(impl.function(results=data) or [])
+            returned: list[object] = list(cast(Iterable[object], impl.function(results=data) or []))
             bad = [s for s in returned if not isinstance(s, ReportSection)]
             if bad:
                 raise TypeError(f"expected ReportSection values, got {type(bad[0]).__name__}")
-            sections.extend(returned)
+            sections.extend(s for s in returned if isinstance(s, ReportSection))
         except Exception as exc:
             sections.append(ReportSection(f"section of plugin {name} left out",
                                           f"<p>seqbench_report_sections failed: {html.escape(repr(exc))}</p>"))

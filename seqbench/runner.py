@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from seqbench import environment
-from seqbench.progress import Progress, label
 from seqbench.errors import HarnessError
 from seqbench.executors.local import execute
 from seqbench.lock import output_lock
 from seqbench.manager import Registry
 from seqbench.plan import Plan
+from seqbench.progress import Progress, label
 from seqbench.specs import JobConfig, JobResult
 from seqbench.store import Store, clean_stale_temporaries, io_fault
 

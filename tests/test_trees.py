@@ -203,3 +203,16 @@ def test_task_contract_and_bad_model_output():
 
     with pytest.raises(ValueError, match="one NLL per tree"):
         task.loss(WrongShape(), batch)
+
+
+def test_recovered_trees_are_shown_beside_gold_with_differences_marked() -> None:
+    from seqbench.trees import Tree
+    from seqbench_plugins.tasks.trees.pictures import side_by_side
+
+    gold = Tree(0, [Tree(1), Tree(2, [Tree(1)])])
+    predicted = Tree(0, [Tree(1), Tree(1)])
+    lines = side_by_side(gold, predicted, ["a", "b", "c"], "tree 0").splitlines()
+    assert lines[0] == "tree 0" and lines[1].split() == ["gold", "recovered"]
+    assert lines[3].split() == ["a", "a"] and lines[4].split() == ["b", "b"]
+    assert lines[5].split() == ["c", "✗", "b"]  # a wrong label at the same place
+    assert lines[6].split() == ["b"]  # a gold node the recovered tree lacks

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 HORIZON = re.compile(r"^(?P<base>[^@]+)@(?P<value>\d+(?:\.\d+)?)(?P<unit>[a-z]*)$")
 
 
-def pyplot():  # type: ignore[no-untyped-def]
+def pyplot() -> Any:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -48,15 +48,15 @@ def learning_curves(points: pd.DataFrame, primary: str, goal: str) -> Figure | N
     validated = points.dropna(subset=["val_metric"]).groupby(["model", "seed"]).size()
     rows = 2 if not validated.empty and validated.max() >= 2 else 1
     fig, axes = plt.subplots(rows, 2, figsize=(10, 3.3 * rows), sharey="row", squeeze=False)
-    colours = {m: f"C{i % 10}" for i, m in enumerate(sorted(points["model"].unique()))}
-    first_seed = points.groupby("model")["seed"].min()
+    colours = {str(m): f"C{i % 10}" for i, m in enumerate(sorted(points["model"].unique()))}
+    first_seed = {str(m): s for m, s in points.groupby("model")["seed"].min().items()}
     for (model, seed), line in points.groupby(["model", "seed"], sort=True):
-        label = str(model) if seed == first_seed[model] else None
+        label = str(model) if seed == first_seed[str(model)] else None
         val = line.dropna(subset=["val_metric"])
         for col, x in enumerate(("step", "seconds")):
-            axes[0, col].plot(line[x], line["train_loss"], color=colours[model], lw=1, alpha=0.8, label=label)
+            axes[0, col].plot(line[x], line["train_loss"], color=colours[str(model)], lw=1, alpha=0.8, label=label)
             if rows == 2 and len(val) >= 2:
-                axes[1, col].plot(val[x], val["val_metric"], "o-", color=colours[model], lw=1, ms=3, alpha=0.8)
+                axes[1, col].plot(val[x], val["val_metric"], "o-", color=colours[str(model)], lw=1, ms=3, alpha=0.8)
     for col, x in enumerate(("optimiser steps", "training seconds (validation excluded)")):
         axes[rows - 1, col].set_xlabel(x)
     axes[0, 0].set_ylabel("training loss")
@@ -73,7 +73,7 @@ def horizon_metrics(metrics: tuple[str, ...]) -> tuple[str, list[tuple[float, st
     """The first metric family that names horizons, as ``(base, [(value, unit, metric), ...])``
     sorted by horizon; ``None`` when the task has fewer than two horizons of one metric."""
     families: dict[str, list[tuple[float, str, str]]] = {}
-    for name in metrics:
+    for name in dict.fromkeys(metrics):  # a headline metric may also be listed among the horizons
         match = HORIZON.match(name)
         if match:
             families.setdefault(match["base"], []).append((float(match["value"]), match["unit"], name))

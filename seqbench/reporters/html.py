@@ -18,7 +18,16 @@ import pandas as pd
 
 from seqbench import hookimpl
 from seqbench.reporters import figures, pareto
-from seqbench.reporters.html_parts import artifacts, environment, esc, figure, generated, markdown_note, table, unfinished
+from seqbench.reporters.html_parts import (
+    artifacts,
+    environment,
+    esc,
+    figure,
+    generated,
+    markdown_note,
+    table,
+    unfinished,
+)
 from seqbench.reporters.leaderboard import accuracy_table, throughput_table
 from seqbench.reporters.markdown import accuracy_rows, measured_on, throughput_rows
 from seqbench.results import ReportSection, Results
@@ -35,7 +44,7 @@ table{border-collapse:collapse;background:#fff;margin:8px 0 14px;font-size:14px;
 max-width:100%;width:max-content}
 th,td{padding:5px 10px;border-bottom:1px solid #e4e8ee;text-align:left;white-space:nowrap}
 th{background:#eef1f5;position:sticky;top:0} td.num{text-align:right;font-variant-numeric:tabular-nums}
-table.accuracy tbody tr:first-child td{font-weight:600} table.env td,table.jobs td{font-weight:normal!important;white-space:normal}
+table.accuracy tbody tr:first-child td{font-weight:600} table.env td,table.jobs td{white-space:normal}
 table.jobs td:last-child{max-width:620px;font-family:ui-monospace,monospace;font-size:12px}
 .plots{display:flex;flex-wrap:wrap;gap:14px} figure{margin:0;background:#fff;border:1px solid #e4e8ee;
 border-radius:8px;padding:8px} figure svg{max-width:100%;height:auto;display:block}

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, Protocol, cast
 
 import torch
@@ -35,11 +36,13 @@ from torch import nn
 from seqbench import hookimpl
 from seqbench.signatures import CAUSAL_SEQ, TREE, SeqProblem, Signature
 from seqbench.specs import Budget, MetricSpec, Preset, TaskContext, TaskSpec
-from seqbench.task import Metric, PairMetric, Task
+from seqbench.files import atomic_write
+from seqbench.task import Metric, PairMetric, Task, to_device
 from seqbench.trees import Tree, TreeBatch
 from seqbench_plugins.tasks.trees.batch import Example, JointVocab, collate
 from seqbench_plugins.tasks.trees.lm import TreeLM
 from seqbench_plugins.tasks.trees.metrics import TreeScores
+from seqbench_plugins.tasks.trees.pictures import side_by_side
 from seqbench_plugins.tasks.trees.sources import PY, SYNTH, TreeData, load_python, load_synthetic
 
 log = logging.getLogger(__name__)
@@ -52,6 +55,9 @@ class TreeModel(Protocol):
     def __call__(self, batch: TreeBatch) -> torch.Tensor: ...
 
     def decode(self, src: torch.Tensor, src_len: torch.Tensor) -> list[Tree]: ...
+
+
+ARTIFACT_TREES = 3  # recovered trees shown in the report, per model
 
 
 class TreeTask(Task):
@@ -101,6 +107,23 @@ class TreeTask(Task):
 
     def metric(self, split: str) -> Metric:
         return PairMetric(TreeScores(), lambda trees, batch: (trees, batch.golds))
+
+    def save_artifacts(self, module: nn.Module, directory: Path, label: str) -> list[Path]:
+        """The first test trees, recovered beside gold (the same examples every run)."""
+        device = next((t.device for t in module.parameters()), torch.device("cpu"))
+        batch = self._batch(self.data.splits["test"][:ARTIFACT_TREES])
+        was_training = module.training
+        module.eval()
+        with torch.no_grad():
+            predicted = self.predict(module, to_device(batch, device))
+        module.train(was_training)
+        text = "\n\n".join(side_by_side(gold, tree, self.data.names, f"test tree {i}")
+                             for i, (gold, tree) in enumerate(zip(batch.golds, predicted, strict=True)))
+        path = directory / f"{self.spec.name}-{label}.txt"
+        directory.mkdir(parents=True, exist_ok=True)
+        with atomic_write(path) as handle:
+            handle.write(text + "\n")
+        return [path]
 
 
 METRICS = (
