@@ -64,11 +64,16 @@ class Display:
         return text + (f"\nnow: {s.current}" if s.current else "")
 
     def _render(self) -> RenderableType:
-        from rich.console import Group
         from rich.progress_bar import ProgressBar
+        from rich.table import Table
         from rich.text import Text
 
         s = self.state
         total, finished = (s.total, s.finished) if s is not None else (None, 0)
-        bar = ProgressBar(total=total or None, completed=finished, width=40)
-        return Group(bar, Text(self.line(), style="bold" if s and s.failed == 0 else "yellow"))
+        status, _, current = self.line().partition("\n")
+        grid = Table.grid(padding=(0, 1))
+        grid.add_row(ProgressBar(total=total or None, completed=finished, width=30),
+                     Text(status, style="bold" if not s or s.failed == 0 else "bold yellow"))
+        if current:
+            grid.add_row(Text("now:", style="dim"), Text(current.removeprefix("now: ")))
+        return grid
