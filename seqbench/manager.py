@@ -29,8 +29,9 @@ BUILTIN_PLUGINS = (
     *(f"seqbench_plugins.models.{m}" for m in (
         "rnn", "tcn", "transformer", "hmm", "ngram", "convrnn", "trajgru", "predrnn", "nowcast_baselines",
         "dcrnn", "stgcn", "traffic_baselines", "drnn",
+        "rulstm", "anticipation_baselines",
     )),
-    *(f"seqbench_plugins.tasks.{t}" for t in ("language", "nowcasting", "traffic", "trees")),
+    *(f"seqbench_plugins.tasks.{t}" for t in ("language", "nowcasting", "traffic", "trees", "anticipation")),
     "seqbench.reporters.leaderboard",
     "seqbench.reporters.pareto",
 )
