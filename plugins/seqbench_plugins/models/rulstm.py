@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from seqbench import hookimpl
@@ -41,50 +42,61 @@ class RULSTMConfig:
 
 SIZES: dict[Preset, RULSTMConfig] = {
     "smoke": RULSTMConfig(hidden=16, dropout=0.2),
-    "quick": RULSTMConfig(hidden=128, dropout=0.5),
+    "quick": RULSTMConfig(hidden=64, dropout=0.5),
     "paper": RULSTMConfig(hidden=1024, dropout=0.8),  # the reference code's defaults
 }
 
 
+def _lstm_step(gx: torch.Tensor, h: torch.Tensor, c: torch.Tensor, w_hh: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """One LSTM step (PyTorch's gate order i, f, g, o) given the input part of the gates."""
+    i, f, g, o = torch.addmm(gx, h, w_hh.t()).chunk(4, -1)
+    c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+    return torch.sigmoid(o) * torch.tanh(c), c
+
+
 class Branch(nn.Module):
-    """One modality: rolling LSTM, unrolling LSTM and a linear classifier."""
+    """One modality: rolling LSTM, unrolling LSTM and a linear classifier.
+
+    Both LSTMs are written out step by step on ``nn.LSTMCell`` weights (the same parameters
+    as the reference's ``nn.LSTM``) so that each input is projected once: the unrolling LSTM
+    is fed the same feature at every step, and each anticipation step's run stops at its
+    own length instead of all running to the longest (about half the work)."""
 
     def __init__(self, features: int, problem: MultimodalProblem, config: RULSTMConfig) -> None:
         super().__init__()
         self.steps, self.ahead = problem.observed_steps, problem.anticipation_steps
         self.rolling = nn.LSTMCell(features, config.hidden)
-        self.unrolling = nn.LSTM(features, config.hidden, batch_first=True)
+        self.unrolling = nn.LSTMCell(features, config.hidden)
         self.dropout = nn.Dropout(config.dropout)
         self.classifier = nn.Sequential(nn.Dropout(config.dropout), nn.Linear(config.hidden, problem.num_actions))
-        first = self.steps - self.ahead
-        g = torch.arange(self.ahead)[:, None]
-        j = torch.arange(self.ahead + 1)[None, :]
-        # Inputs of the unrolling LSTM for anticipation step g (observed up to t = first + g):
-        # anticipation repeats x_t (ahead - g + 1 steps); completion reads x_t .. x_{T-1}.
-        self.register_buffer("repeat_index", (first + g).expand(-1, self.ahead + 1).clone(), persistent=False)
-        self.register_buffer("future_index", (first + g + j).clamp(max=self.steps - 1), persistent=False)
-        self.register_buffer("repeat_last", self.ahead - g[:, 0], persistent=False)
-        self.register_buffer("future_last", self.ahead - 1 - g[:, 0], persistent=False)
 
     def forward(self, x: torch.Tensor, completion: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-        """x (B, T, D) -> logits (B, S, A) and context (B, S, 2H) for MATT."""
-        b = x.shape[0]
+        """x (B, T, D) -> logits (B, S, A) and context (B, S, 2H) for MATT.
+
+        Anticipation step g (observed up to t = T - S + g) unrolls ``S - g + 1`` steps fed x_t
+        (the reference code's count); in completion mode ``S - g`` steps fed x_t .. x_{T-1}."""
+        b, first, ahead = x.shape[0], self.steps - self.ahead, self.ahead
         x = self.dropout(x)
-        h = c = x.new_zeros(b, self.rolling.hidden_size)
+        r, u = self.rolling, self.unrolling
+        gx = F.linear(x, r.weight_ih, r.bias_ih + r.bias_hh)
+        h = c = x.new_zeros(b, r.hidden_size)
         hs, cs = [], []
         for t in range(self.steps):
-            h, c = self.rolling(x[:, t], (h, c))
-            if t >= self.steps - self.ahead:
+            h, c = _lstm_step(gx[:, t], h, c, r.weight_hh)
+            if t >= first:
                 hs.append(h)
                 cs.append(c)
-        h0 = torch.stack(hs).reshape(1, self.ahead * b, -1)  # (1, S*B, H): group-major
-        c0 = torch.stack(cs).reshape(1, self.ahead * b, -1)
-        index = self.future_index if completion else self.repeat_index
-        last = self.future_last if completion else self.repeat_last
-        ins = x[:, index].transpose(0, 1).reshape(self.ahead * b, self.ahead + 1, -1)
-        out, _ = self.unrolling(ins, (h0, c0))  # causal, so steps past a group's length are unused
-        out = out.view(self.ahead, b, self.ahead + 1, -1)
-        final = out[torch.arange(self.ahead, device=x.device), :, last].transpose(0, 1)  # (B, S, H)
+        ux = F.linear(x[:, first:], u.weight_ih, u.bias_ih + u.bias_hh)  # (B, S, 4H)
+        h, c = torch.cat(hs), torch.cat(cs)  # (S * B, H), anticipation step major
+        extra = 0 if completion else 1  # run g lasts S - g + extra steps
+        finals: list[torch.Tensor] = []
+        for j in range(ahead + extra):
+            n = ahead - max(j - extra, 0)  # runs still going: 0 .. n - 1
+            inputs = ux[:, j : j + n] if completion else ux[:, :n]  # run g reads x_{t+j}, or x_t
+            h, c = _lstm_step(inputs.transpose(0, 1).reshape(n * b, -1), h[: n * b], c[: n * b], u.weight_hh)
+            if j >= extra:
+                finals.append(h[(n - 1) * b :])  # run n - 1 takes its last step now
+        final = torch.stack(finals[::-1], 1)  # (B, S, H)
         context = torch.cat([final, torch.stack(cs, 1)], -1)
         return self.classifier(final), context
 

@@ -44,7 +44,7 @@ SYNTH: dict[Preset, SynthConfig] = {
 
 BUDGETS: dict[Preset, Budget] = {
     "smoke": Budget(steps=6, batch_size=8, lr=2e-3, eval_batch_size=32),
-    "quick": Budget(steps=400, batch_size=64, lr=2e-3, eval_batch_size=256),
+    "quick": Budget(steps=300, batch_size=64, lr=2e-3, eval_batch_size=256),
     "paper": Budget(steps=20_000, batch_size=128, lr=1e-3, eval_batch_size=256, eval_every=1000),
 }
 
