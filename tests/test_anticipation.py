@@ -6,14 +6,14 @@ from dataclasses import replace
 
 import pytest
 import torch
-
-from seqbench.signatures import PREVIOUS_ACTION, MultimodalProblem
 from seqbench_plugins.models.anticipation_baselines import GrammarPrior
-from seqbench_plugins.models.rulstm import SIZES, RULSTM, Branch, RULSTMConfig
+from seqbench_plugins.models.rulstm import RULSTM, SIZES, Branch, RULSTMConfig
 from seqbench_plugins.tasks.anticipation import SYNTH, synth_data
 from seqbench_plugins.tasks.anticipation.metrics import AnticipationMetrics, metric_specs
 from seqbench_plugins.tasks.anticipation.synth import make_world
 from seqbench_plugins.tasks.anticipation.task import ConcatAdapter
+
+from seqbench.signatures import PREVIOUS_ACTION, MultimodalProblem
 
 DIMS = (("rgb", 6), ("flow", 5), ("obj", 7))
 
@@ -143,6 +143,7 @@ def test_reference_branch_has_19_4_million_parameters() -> None:
 def test_concat_adapter_is_causal() -> None:
     from seqbench_plugins.models.rnn import SIZES as RNN_SIZES
     from seqbench_plugins.models.rnn import RecurrentBackbone
+
     from seqbench.signatures import SeqProblem
 
     torch.manual_seed(0)

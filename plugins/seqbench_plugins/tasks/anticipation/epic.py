@@ -175,5 +175,6 @@ def load(directory: str | Path, caps: tuple[int | None, int | None, int | None])
     val_videos = set(videos[9::10]) if len(videos) >= 2 else set()
     parts = {"train": [s for s in training if s.video not in val_videos],
              "val": [s for s in training if s.video in val_videos] or training, "test": test}
-    splits = {name: _split(directory, parts[name], cap) for name, cap in zip(("train", "val", "test"), caps, strict=True)}
+    names = ("train", "val", "test")
+    splits = {name: _split(directory, parts[name], cap) for name, cap in zip(names, caps, strict=True)}
     return AnticipationData(splits, MODALITIES, verb_of, noun_of)

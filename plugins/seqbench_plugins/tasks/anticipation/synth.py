@@ -120,12 +120,12 @@ def generate(world: World, config: SynthConfig, videos: int, seed: int) -> Strea
         chain = [int(rng.integers(a_count))]
         for _ in range(config.actions_per_video):
             chain.append(int(rng.choice(a_count, p=_softmax(world.logits[k, chain[-1]]))))
-        lengths = [LEAD_IN_STEPS] + list(rng.integers(4, 13, config.actions_per_video))  # 1 to 3 s
+        lengths = [LEAD_IN_STEPS, *rng.integers(4, 13, config.actions_per_video)]  # 1 to 3 s
         steps = sum(lengths)
-        starts = np.cumsum([0] + lengths[:-1])
+        starts = np.cumsum([0, *lengths[:-1]])
         index = np.repeat(np.arange(len(chain)), lengths)  # action in progress at each step
         cur.append(np.array(chain)[index])
-        nxt.append(np.array(chain + [chain[-1]])[index + 1])
+        nxt.append(np.array([*chain, chain[-1]])[index + 1])
         until.append((starts[index] + np.array(lengths)[index] - np.arange(steps)) * STEP_SECONDS)
         kitchen_of.append(np.full(steps, k))
         for i in range(1, len(chain)):
@@ -145,6 +145,7 @@ def generate(world: World, config: SynthConfig, videos: int, seed: int) -> Strea
     obj[rows, world.noun[c]] += rng.uniform(0.4, 1.0, len(c)) * (rng.random(len(c)) < 0.8)
     seen = rng.random(len(c)) < lead[:, 0]  # the next object enters the view as the action nears
     obj[rows, world.noun[n]] += rng.uniform(0.3, 0.9, len(c)) * seen
+
     def tensor(x: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
 
