@@ -42,7 +42,7 @@ class RULSTMConfig:
 
 SIZES: dict[Preset, RULSTMConfig] = {
     "smoke": RULSTMConfig(hidden=16, dropout=0.2),
-    "quick": RULSTMConfig(hidden=64, dropout=0.5),
+    "quick": RULSTMConfig(hidden=128, dropout=0.5),
     "paper": RULSTMConfig(hidden=1024, dropout=0.8),  # the reference code's defaults
 }
 
