@@ -11,6 +11,7 @@ import difflib
 import math
 import signal
 import sys
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -182,12 +183,17 @@ def cmd_run(args: argparse.Namespace, registry: Registry) -> int:
                      _seeds(args.seeds, preset), preset, options, data)
     if not plan.jobs and not plan.skipped:
         raise UsageError("nothing to run: no compatible (model, task) pair in the selection")
-    signal.signal(signal.SIGTERM, _interrupt)  # a polite kill stops the run as Ctrl-C does
     from seqbench.progress_display import Display
 
-    with Display() as display:  # live on a terminal, plain log lines otherwise
-        summary = run_plan(registry, plan, Path(args.output), timeout, resume=args.resume, argv=sys.argv,
-                           verbose=args.verbose, log=display.log, progress=display.update)
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _interrupt) if main_thread else None  # stops the run as Ctrl-C does
+    try:
+        with Display() as display:  # live on a terminal, plain log lines otherwise
+            summary = run_plan(registry, plan, Path(args.output), timeout, resume=args.resume, argv=sys.argv,
+                               verbose=args.verbose, log=display.log, progress=display.update)
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
     print(f"{summary.done} job(s) ok, {summary.failed} failed, {summary.resumed} resumed, "
           f"{summary.skipped} skipped; reports: {', '.join(str(p) for p in summary.reports)}")
     if summary.interrupted:
