@@ -206,8 +206,9 @@ def test_task_contract_and_bad_model_output():
 
 
 def test_recovered_trees_are_shown_beside_gold_with_differences_marked() -> None:
-    from seqbench.trees import Tree
     from seqbench_plugins.tasks.trees.pictures import side_by_side
+
+    from seqbench.trees import Tree
 
     gold = Tree(0, [Tree(1), Tree(2, [Tree(1)])])
     predicted = Tree(0, [Tree(1), Tree(1)])

@@ -34,9 +34,9 @@ import torch
 from torch import nn
 
 from seqbench import hookimpl
+from seqbench.files import atomic_write
 from seqbench.signatures import CAUSAL_SEQ, TREE, SeqProblem, Signature
 from seqbench.specs import Budget, MetricSpec, Preset, TaskContext, TaskSpec
-from seqbench.files import atomic_write
 from seqbench.task import Metric, PairMetric, Task, to_device
 from seqbench.trees import Tree, TreeBatch
 from seqbench_plugins.tasks.trees.batch import Example, JointVocab, collate
