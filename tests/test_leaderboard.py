@@ -108,10 +108,11 @@ def test_numbers_are_readable_in_markdown_and_full_in_csv(tmp_path: Path) -> Non
     rows["measure.params"] = 237_600.0
     rows["measure.flops_per_sample"] = 6.662e8
     rows["measure.infer_samples_per_s"] = 152_234.5
+    rows["measure.infer_units_per_s"] = 6.35e8
     task = TaskMeta("t", "ppl", (("ppl", "min"), ("ce", "min"), ("ratio", "min")), "tokens")
     seqbench_write_reports(_results(rows, task), tmp_path)
     text = (tmp_path / "leaderboard.md").read_text()
-    assert "238 K" in text and "666 M" in text and "152,000" in text and "e+0" not in text
+    assert "238 K" in text and "666 M" in text and "152,000" in text and "635 M" in text and "e+0" not in text
     header = next(line for line in text.splitlines() if line.startswith("| rank"))
     assert "× best possible" in header and "ratio" not in header.replace("× best possible", "")  # shown once
     assert "seeds" in header and "infer samples/s" in text

@@ -33,14 +33,16 @@ _COUNTS = {"measure.flops_per_sample", "measure.train_flops_per_sample", "measur
 
 
 def cell(column: str, value: object) -> str:
-    """One throughput-table value for people: counts with SI suffixes, rates to 3 figures."""
+    """One throughput-table value for people: counts with SI suffixes, rates to 3 significant
+    figures (with an SI suffix from a million on)."""
     if column in _COUNTS:
         return si(value)
     if column == "measure.threads":
         return MISSING if pd.isna(value) else str(int(value))  # type: ignore[call-overload]
     if column == "measure.parity_ok":
         return MISSING if pd.isna(value) else "ok" if value else "FAILED"  # type: ignore[call-overload]
-    return sig(value)
+    number = float(value) if isinstance(value, (int, float)) else float("nan")
+    return si(number) if abs(number) >= 1e6 else sig(value)  # 1.56 M tokens/s, not 1.56e6
 
 
 def _duplicates_ratio(group: pd.DataFrame, column: str) -> bool:

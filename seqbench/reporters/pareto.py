@@ -62,12 +62,13 @@ def figure(group: pd.DataFrame, primary: str, goal: str, title: str, device: str
     plt = pyplot()
     front = pareto_front(points, goal)
     fig, ax = plt.subplots(figsize=(6.4, 4.8))
-    for name, p in points.iterrows():
+    for i, (name, p) in enumerate(points.sort_values("x").iterrows()):
         failed = "parity" in p and p["parity"] == 0
         ax.errorbar(p["x"], p["y"], yerr=p["err"], fmt="o", mfc="none" if failed else None,
                     color="C3" if name in front else "C0", capsize=3)
+        # neighbours along x alternate above and below their point, so close models stay legible
         ax.annotate(f"{name}{' (parity!)' if failed else ''}", (p["x"], p["y"]), textcoords="offset points",
-                    xytext=(4, 4), fontsize=8)
+                    xytext=(4, 5 if i % 2 == 0 else -11), fontsize=8)
     line = points.loc[front].sort_values("x")
     ax.plot(line["x"], line["y"], "--", color="C3", label="Pareto front")
     ax.set_xscale("log")
