@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from itertools import pairwise
 
 from seqbench.manager import get_registry
 from seqbench.specs import JobConfig, RunOptions
@@ -19,7 +20,7 @@ def test_the_training_loop_records_its_learning_curve() -> None:
     assert result.status == "ok", result.message
     curve = result.curve
     assert [p.step for p in curve] == list(range(1, 13))  # 12 steps < 100 points: one point per step
-    assert all(b.seconds >= a.seconds for a, b in zip(curve, curve[1:], strict=False))
+    assert all(b.seconds >= a.seconds for a, b in pairwise(curve))
     validated = [p.step for p in curve if p.val_metric is not None]
     assert validated == [5, 10, 12]  # every eval_every steps, and the trained weights at the end
     assert all(math.isfinite(p.train_loss) and p.train_loss > 0 for p in curve)
