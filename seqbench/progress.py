@@ -52,6 +52,7 @@ class Progress:
         return None if self.estimate is None else max(0.0, self.estimate - self.elapsed())
 
     def line(self) -> str:
+        """``[ended/total done, F failed, R running, ETA 1m05s]``: "done" counts every job that ended, as before."""
         eta = self.eta()
-        return (f"[{self.ended}/{self.total}: {self.done} done, {self.failed} failed, {len(self.running)} running"
+        return (f"[{self.ended}/{self.total} done, {self.failed} failed, {len(self.running)} running"
                 f"{', ETA ' + fmt_duration(eta) if eta is not None else ''}]")

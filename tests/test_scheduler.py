@@ -122,7 +122,7 @@ def test_progress_line_and_eta() -> None:
     progress.finish(job("a"), ok=True)
     progress.finish(job("b"), ok=False)
     line = progress.line()
-    assert line.startswith("[2/4: 1 done, 1 failed, 0 running, ETA ") and progress.eta() is not None
+    assert line.startswith("[2/4 done, 1 failed, 0 running, ETA ") and progress.eta() is not None
 
 
 def test_dry_run_prints_plan_estimate_and_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
