@@ -24,6 +24,10 @@ published / reference-code figures; where seqbench's count differs, ``note`` say
   which it builds but never calls (that cell has no input). Also different, without
   changing the count: the flow conv starts at zero here (the PyTorch default there), and
   the warp uses align_corners=True and +flow where the reference samples at -flow.
+* RU-LSTM (19.4 M for one branch, Furnari & Farinella 2019, reference code ``RULSTM``:
+  1024-d RGB features, hidden 1024, 2513 EPIC-55 actions, 14 steps, batch 128): 19,369,425
+  here -- rolling and unrolling LSTMs of 8,396,800 each and the 1024 -> 2513 classifier;
+  the same parameters, computed step by step (``seqbench_plugins.models.rulstm``).
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from seqbench.signatures import FrameProblem, GraphProblem, SeqProblem
+from seqbench.signatures import FrameProblem, GraphProblem, MultimodalProblem, SeqProblem
 
 
 @dataclass(frozen=True)
@@ -109,6 +113,19 @@ def _dcrnn() -> nn.Module:
     return DCRNN(GraphProblem(207, 2, 1, 12, 12, _metr_la()), DCRNNConfig(hidden=64, layers=2, hops=2, decay=2000.0))
 
 
+class RGBBranch(nn.Module):
+    """RU-LSTM with one RGB branch, called on the feature tensor (B, 14, 1024) -> (B, 8, 2513)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        from seqbench_plugins.models.rulstm import RULSTM, SIZES
+
+        self.model = RULSTM(MultimodalProblem((("rgb", 1024),), 2513, 14), SIZES["paper"], ("rgb",), "single")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model({"rgb": x})
+
+
 REFERENCES = [
     Reference("tcn-copy-memory", _tcn(10, 8, 8, 1, 10, 1020),
               lambda b: (torch.rand(b, 1020, 1), torch.rand(b, 1020, 10)), 32, 12_500),
@@ -118,6 +135,8 @@ REFERENCES = [
     Reference("predrnn-moving-mnist", _stack("predrnn"), _frames(1, 64, 10, 10), 4, 23_840_000),
     Reference("dcrnn-metr-la", _dcrnn, lambda b: (torch.rand(b, 12, 207, 2), torch.rand(b, 12, 207, 1)), 16, 372_353),
     Reference("trajgru-hko7", _trajgru, _frames(1, 240, 5, 20), 2, 12_753_909),
+    Reference("rulstm-rgb-epic55", RGBBranch, lambda b: (torch.randn(b, 14, 1024), torch.randn(b, 8, 2513)), 128,
+              19_400_000),
 ]
 
 

@@ -11,6 +11,7 @@ import difflib
 import math
 import signal
 import sys
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -193,9 +194,14 @@ def cmd_run(args: argparse.Namespace, registry: Registry) -> int:
 
         show(plan, guess, width, args.executor)
         return errors.OK
-    signal.signal(signal.SIGTERM, _interrupt)  # a polite kill stops the run as Ctrl-C does
-    summary = run_plan(registry, plan, Path(args.output), timeout, resume=args.resume, argv=sys.argv,
-                       verbose=args.verbose, executor=executor, estimate=guess.wall)
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _interrupt) if main_thread else None  # stops the run as Ctrl-C does
+    try:
+        summary = run_plan(registry, plan, Path(args.output), timeout, resume=args.resume, argv=sys.argv,
+                           verbose=args.verbose, executor=executor, estimate=guess.wall)
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
     print(f"{summary.done} job(s) ok, {summary.failed} failed, {summary.resumed} resumed, "
           f"{summary.skipped} skipped; reports: {', '.join(str(p) for p in summary.reports)}")
     if summary.interrupted:

@@ -29,9 +29,9 @@ ENTRY_POINT_GROUP = "seqbench"
 BUILTIN_PLUGINS = (
     *(f"seqbench_plugins.models.{m}" for m in (
         "rnn", "tcn", "transformer", "hmm", "ngram", "convrnn", "trajgru", "predrnn", "nowcast_baselines",
-        "dcrnn", "stgcn", "traffic_baselines", "drnn", "sim", "group_baselines",
+        "dcrnn", "stgcn", "traffic_baselines", "drnn", "sim", "group_baselines", "rulstm", "anticipation_baselines",
     )),
-    *(f"seqbench_plugins.tasks.{t}" for t in ("language", "nowcasting", "traffic", "trees", "group")),
+    *(f"seqbench_plugins.tasks.{t}" for t in ("language", "nowcasting", "traffic", "trees", "group", "anticipation")),
     "seqbench.reporters.leaderboard",
     "seqbench.reporters.pareto",
 )

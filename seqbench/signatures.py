@@ -15,7 +15,9 @@ Forward contracts (B = batch, T = time):
 * ``FRAMES``: ``module(frames: (B, T_in, C, H, W)) -> (B, T_out, C, H, W)``.
 * ``GRAPH``: ``module(x: (B, T_in, N, F_in)) -> (B, T_out, N, F_out)`` on the graph of
   the problem; training may pass ``targets=`` for teacher forcing / scheduled sampling.
-* ``MULTIMODAL``: ``module(dict[modality, (B, T, D_m)]) -> action logits (B, A)``.
+* ``MULTIMODAL``: ``module(streams) -> action logits (B, S, A)``, one row per anticipation
+  step (see :class:`MultimodalProblem`); ``streams`` maps every modality to (B, T, D_m)
+  and :data:`PREVIOUS_ACTION` to the last observed action (B,) long (-1: none).
 * ``PERSONS``: ``module(x: (B, T, P, D), mask: (B, P) bool) -> (person (B, P, A), scene (B, S))``
   logits; padded people (``mask`` False) must never change an output. An iterative model may
   also implement ``every_iteration(x, mask) -> list[(person, scene)]``: training then averages
@@ -104,13 +106,35 @@ class GraphProblem:
     steps_per_day: int = 288
 
 
+PREVIOUS_ACTION = "previous-action"  # key of the last observed action in MULTIMODAL streams
+
+
 @dataclass(frozen=True)
 class MultimodalProblem:
-    """Problem for ``MULTIMODAL`` models: feature size per modality, number of actions."""
+    """Problem for ``MULTIMODAL`` models (action anticipation, Furnari & Farinella 2019).
+
+    Streams hold ``observed_steps`` feature vectors per modality, one every ``step_seconds``,
+    the last one ``step_seconds`` before the action starts. The model returns logits for
+    the last ``anticipation_steps`` of them: output ``s`` may use inputs up to step
+    ``observed_steps - anticipation_steps + s`` only, and anticipates the action
+    ``(anticipation_steps - s) * step_seconds`` seconds before it starts. ``train_steps``
+    is the task's optimizer-step budget (the same for every model), for models whose
+    training has stages (RU-LSTM's sequence-completion pre-training). A model may define
+    ``training_logits(streams) -> tuple of (B, S, A)``: the heads the task trains on (mean
+    cross-entropy) instead of ``forward``'s output; evaluation always calls ``forward``.
+    """
 
     modalities: tuple[tuple[str, int], ...]
     num_actions: int
     observed_steps: int
+    anticipation_steps: int = 8
+    step_seconds: float = 0.25
+    train_steps: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.anticipation_steps <= self.observed_steps:
+            raise ValueError(f"anticipation_steps must be in 1..observed_steps={self.observed_steps}, "
+                             f"got {self.anticipation_steps}")
 
 
 @dataclass(frozen=True)

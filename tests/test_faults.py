@@ -52,9 +52,21 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, s
     get_registry.cache_clear()
 
 
+def _default_sigint() -> None:
+    # as started from a terminal: an ignored SIGINT would be inherited from this test process
+    # (whatever an earlier test in it did), and Python keeps an inherited SIG_IGN
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
     return subprocess.Popen([sys.executable, "-m", "seqbench.cli", *args], env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=_default_sigint)
+
+
+def _ignores_sigint(pid: int) -> bool:
+    status = Path(f"/proc/{pid}/status").read_text()
+    mask = int(next(line.split()[1] for line in status.splitlines() if line.startswith("SigIgn:")), 16)
+    return bool(mask & (1 << (signal.SIGINT - 1)))
 
 
 def _children(pid: int) -> list[int]:
@@ -174,6 +186,7 @@ def test_failed_rerun_worker_kill_and_ctrl_c(env: dict[str, str], tmp_path: Path
     os.kill(worker, signal.SIGKILL)
     seen.add(int(_wait(lambda: _announced(signals, seen)) or 0))  # seed 2
     workers = _children(proc.pid)
+    assert not _ignores_sigint(proc.pid), f"the run ignores SIGINT (this test process: {signal.getsignal(2)})"
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 130, stderr

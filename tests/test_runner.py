@@ -108,7 +108,7 @@ def test_interrupt_records_the_job_in_flight(tmp_path: Path) -> None:
     def interrupted(config: JobConfig, *_: object) -> JobResult:
         if config.model == "gru":
             raise KeyboardInterrupt
-        return fake_executor(config, None, None, None)
+        return fake_executor(config, None, None, {})
 
     summary = run_plan(registry, plan, tmp_path, None, executor=interrupted, log=lambda _: None)
     assert summary.interrupted and (summary.done, summary.failed) == (1, 0)
