@@ -17,6 +17,7 @@ from pathlib import Path
 
 from seqbench import errors
 from seqbench.errors import HarnessError, UsageError
+from seqbench.executors.base import Executor
 from seqbench.manager import Registry, UnknownName, get_registry
 from seqbench.plan import make_plan, pair_reason, parse_devices, select
 from seqbench.specs import PRESETS, Preset, RunOptions
@@ -183,14 +184,24 @@ def cmd_run(args: argparse.Namespace, registry: Registry) -> int:
                      _seeds(args.seeds, preset), preset, options, data)
     if not plan.jobs and not plan.skipped:
         raise UsageError("nothing to run: no compatible (model, task) pair in the selection")
+    executor, width = _executor(args)
+    from seqbench.estimate import estimate
     from seqbench.progress_display import Display
+    from seqbench.runner import STORE_NAME
 
+    guess = estimate(plan.jobs, Path(args.output) / STORE_NAME, width)
+    if args.dry_run:
+        from seqbench.dry_run import show
+
+        show(plan, guess, width, args.executor)
+        return errors.OK
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _interrupt) if main_thread else None  # stops the run as Ctrl-C does
     try:
         with Display() as display:  # live on a terminal, plain log lines otherwise
             summary = run_plan(registry, plan, Path(args.output), timeout, resume=args.resume, argv=sys.argv,
-                               verbose=args.verbose, log=display.log, progress=display.update)
+                               verbose=args.verbose, executor=executor, estimate=guess.wall, log=display.log,
+                               progress=display.update)
     finally:
         if main_thread:
             signal.signal(signal.SIGTERM, previous)
@@ -200,6 +211,25 @@ def cmd_run(args: argparse.Namespace, registry: Registry) -> int:
         print("interrupted: rerun with --resume", file=sys.stderr)
         return errors.INTERRUPTED
     return errors.JOBS_FAILED if summary.failed else errors.OK
+
+
+def _executor(args: argparse.Namespace) -> tuple[Executor, int]:
+    """The executor ``--executor``/``--jobs``/``--address`` ask for, and how many jobs it runs at once."""
+    from seqbench.executors.local import LocalExecutor, default_jobs
+
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError(f"--jobs must be at least 1, got {args.jobs}")
+    if args.executor == "local":
+        if args.address is not None:
+            raise UsageError("--address is for --executor ray")
+        width = args.jobs or default_jobs(args.threads)
+        return LocalExecutor(width), width
+    try:
+        from seqbench.executors.ray import RayExecutor
+    except ImportError as exc:
+        raise UsageError(f"--executor ray needs Ray: pip install 'seqbench[ray]' ({exc})") from None
+    ray = RayExecutor(args.address, args.threads)
+    return ray, args.jobs or ray.width()
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -244,6 +274,13 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--amp", choices=["bf16", "fp16"], help="mixed precision on CUDA (recorded)")
     run.add_argument("--deterministic", action="store_true", help="deterministic algorithms only (recorded)")
     run.add_argument("--no-measure", action="store_true", help="skip throughput and memory measurement")
+    run.add_argument("--jobs", type=int, help="jobs at once on this machine (default: cores // --threads, "
+                     "1 without --threads); throughput is never timed while another job computes")
+    run.add_argument("--executor", choices=["local", "ray"], default="local",
+                     help="local processes (default) or tasks on a Ray cluster (pip install 'seqbench[ray]')")
+    run.add_argument("--address", help="Ray cluster to join: HOST:PORT or auto (default: start a local one)")
+    run.add_argument("--dry-run", action="store_true", help="print the planned jobs, the skipped pairs and an "
+                     "estimated wall time; run nothing")
     run.add_argument("--verbose", action="store_true", help="print the full traceback of every failed job "
                      "(the store keeps it either way)")
     for q in (ls, run):

@@ -1,14 +1,19 @@
 """How far a run has got, as one small frozen value the runner publishes and displays consume.
 
-The runner makes a new :class:`Progress` when a job starts and when it ends; a display (see
-:mod:`seqbench.progress_display`) only reads it, so how jobs are scheduled and how progress is
-shown stay independent.
+The runner keeps a :class:`RunState` (jobs in flight, by config hash, with their start times,
+which it needs to record interrupted jobs) and publishes a frozen :class:`Progress` snapshot of
+it when a job starts and when it ends; a display (see :mod:`seqbench.progress_display`) only
+reads the snapshot, so how jobs are scheduled and how progress is shown stay independent.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from seqbench.specs import JobConfig
 
 
 @dataclass(frozen=True)
@@ -63,3 +68,59 @@ def duration(seconds: float | None) -> str:
     if hours:
         return f"{hours}h {minutes:02d}m"
     return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
+
+
+def fmt_duration(seconds: float) -> str:
+    seconds = int(seconds)
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{seconds // 60}m{seconds % 60:02d}s"
+
+
+@dataclass
+class RunState:
+    """The runner's own, mutable view of a run (several jobs may be in flight with ``--jobs``).
+
+    The ETA divides the wall time so far by the jobs ended and multiplies by the jobs left, so
+    it reflects however many run at once; before the first job ends it is the dry-run estimate
+    when there is one.
+    """
+
+    total: int
+    estimate: float | None = None  # seconds for the whole run, from the store's history
+    done: int = 0
+    failed: int = 0
+    running: dict[str, tuple[JobConfig, float]] = field(default_factory=dict)  # config hash -> (job, started)
+    t0: float = field(default_factory=time.monotonic)
+
+    @property
+    def ended(self) -> int:
+        return self.done + self.failed
+
+    def start(self, job: JobConfig, at: float) -> None:
+        self.running[job.hash()] = (job, at)
+
+    def finish(self, job: JobConfig, ok: bool) -> None:
+        self.running.pop(job.hash(), None)
+        self.done += ok
+        self.failed += not ok
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.t0
+
+    def eta(self) -> float | None:
+        """Seconds left, or ``None`` while nothing has ended and there is no estimate."""
+        if self.ended:
+            return self.elapsed() / self.ended * (self.total - self.ended)
+        return None if self.estimate is None else max(0.0, self.estimate - self.elapsed())
+
+    def line(self) -> str:
+        """``[ended/total done, F failed, R running, ETA 1m05s]``: "done" counts every job that ended."""
+        eta = self.eta()
+        return (f"[{self.ended}/{self.total} done, {self.failed} failed, {len(self.running)} running"
+                f"{', ETA ' + fmt_duration(eta) if eta is not None else ''}]")
+
+    def snapshot(self) -> Progress:
+        """The frozen value a display reads."""
+        labels = tuple(label(j.model, j.task, j.device, j.seed) for j, _ in self.running.values())
+        return Progress(self.total, self.done, self.failed, labels, self.t0)

@@ -1,4 +1,5 @@
-"""One run: plan -> execute (a process per job) -> record (a transaction per job) -> report."""
+"""One run: plan -> execute (a process per job, see :mod:`seqbench.executors`) -> record (a transaction per job, by
+this process alone) -> report."""
 
 from __future__ import annotations
 
@@ -8,18 +9,20 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from seqbench import environment
 from seqbench.errors import HarnessError
-from seqbench.executors.local import execute
+from seqbench.executors.base import Executor, JobFunction, Serial, Started
+from seqbench.executors.local import LocalExecutor
 from seqbench.lock import output_lock
 from seqbench.manager import Registry
 from seqbench.plan import Plan
-from seqbench.progress import Progress, label
+from seqbench.progress import Progress, RunState, fmt_duration
 from seqbench.specs import JobConfig, JobResult
 from seqbench.store import Store, clean_stale_temporaries, io_fault
 
@@ -35,13 +38,6 @@ class RunSummary:
     skipped: int
     reports: list[Path]
     interrupted: bool = False
-
-
-def _fmt(seconds: float) -> str:
-    seconds = int(seconds)
-    if seconds >= 3600:
-        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
-    return f"{seconds // 60}m{seconds % 60:02d}s"
 
 
 def prepare_output(output: Path) -> None:
@@ -61,16 +57,22 @@ def run_plan(
     timeout: float | None,
     resume: bool = False,
     argv: list[str] | None = None,
-    executor: Callable[[JobConfig, float | None, Path | None, Mapping[str, float]], JobResult] = execute,
+    executor: Executor | JobFunction | None = None,
     log: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True),
     verbose: bool = False,
     progress: Callable[[Progress], None] = lambda state: None,
+    estimate: float | None = None,
 ) -> RunSummary:
     """Run ``plan`` into ``output``: holds the folder's lock throughout (see :mod:`seqbench.lock`).
 
-    Ctrl-C (KeyboardInterrupt) stops the run cleanly: the job in flight is recorded as
+    Ctrl-C (KeyboardInterrupt) stops the run cleanly: every job in flight is recorded as
     ``interrupted``, the reports are regenerated and the summary says ``interrupted``.
+    ``executor``: an :class:`~seqbench.executors.base.Executor` (default: the local one, one job
+    at a time) or a one-job function run serially in this process (tests). ``estimate``: the
+    dry-run's wall-time estimate, the ETA until the first job ends.
     """
+    runner = (LocalExecutor(1) if executor is None
+              else cast(Executor, executor) if hasattr(executor, "run") else Serial(cast(JobFunction, executor)))
     from seqbench.report import record_specs, write_reports
 
     prepare_output(output)
@@ -81,6 +83,7 @@ def run_plan(
         cpu_threads = {job.options.threads for job in plan.jobs if job.device == "cpu" and job.options.threads}
         peaks = any(job.options.measure for job in plan.jobs)
         env = environment.capture(registry, cpu_threads, peaks)
+        env["executor"] = runner.describe()
         store.start_run(run_id, argv or sys.argv, env)
         configs = [*plan.jobs, *(s.config for s in plan.skipped if s.config is not None)]
         record_specs(registry, store, run_id, {c.task for c in configs}, {c.model for c in configs})
@@ -94,31 +97,28 @@ def run_plan(
             log(f"skipped {skip.model} x {skip.task}{where}: {skip.reason}")
             if skip.config is not None:
                 store.record(run_id, skip.config, JobResult("skipped", skip.reason), time.time())
-        t0 = time.perf_counter()
-        job, started = None, 0.0
-        state = Progress(len(todo))
-        progress(state)
+        state = RunState(len(todo), estimate)
+        progress(state.snapshot())
+        events = runner.run(todo, timeout, lambda job: output / "artifacts" / job.task, env["peak_flops"])
         try:
-            for i, job in enumerate(todo):
-                state = state.start(label(job.model, job.task, job.device, job.seed))
-                progress(state)
-                eta = (time.perf_counter() - t0) / i * (len(todo) - i) if i else None
-                log(f"[{i}/{len(todo)} done{', ETA ' + _fmt(eta) if eta is not None else ''}] "
-                    f"{job.model} x {job.task} on {job.device}, seed {job.seed} ...")
-                started = time.time()
-                result = executor(job, timeout, output / "artifacts" / job.task, env["peak_flops"])
-                store.record(run_id, job, result, started)
-                job = None
-                registry.pm.hook.seqbench_job_finished(config=todo[i], result=result, output_dir=output)
-                _log_result(registry, todo[i], result, started, log, verbose)
-                state = state.end(label(todo[i].model, todo[i].task, todo[i].device, todo[i].seed),
-                                  result.status == "ok")
-                progress(state)
+            for event in events:
+                if isinstance(event, Started):
+                    state.start(event.job, event.at)
+                    progress(state.snapshot())
+                    log(f"{state.line()} {_name(event.job)} ...")
+                    continue
+                job, result = event.job, event.result
+                store.record(run_id, job, result, event.started)
+                state.finish(job, result.status == "ok")
+                progress(state.snapshot())
+                registry.pm.hook.seqbench_job_finished(config=job, result=result, output_dir=output)
+                _log_result(registry, job, result, event.started, log, verbose)
                 summary.failed += result.status != "ok"
                 summary.done += result.status == "ok"
         except KeyboardInterrupt:
             with _no_second_interrupt():  # a second Ctrl-C must not cut the cleanup short
-                if job is not None:
+                events.close()  # stops every job process still running
+                for job, started in state.running.values():
                     store.record(run_id, job, JobResult("interrupted", "the run was interrupted while this job ran"),
                                  started)
                 store.finish_run(run_id, "interrupted")
@@ -127,9 +127,13 @@ def run_plan(
                 summary.reports = write_reports(registry, store, output)
             return summary
         store.finish_run(run_id)
-        log(f"[{len(todo)}/{len(todo)} done] in {_fmt(time.perf_counter() - t0)}; {summary.failed} failed")
+        log(f"[{len(todo)}/{len(todo)} done] in {fmt_duration(state.elapsed())}; {summary.failed} failed")
         summary.reports = write_reports(registry, store, output)
     return summary
+
+
+def _name(job: JobConfig) -> str:
+    return f"{job.model} x {job.task} on {job.device}, seed {job.seed}"
 
 
 @contextmanager

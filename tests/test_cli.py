@@ -34,7 +34,7 @@ def test_run_smoke_writes_store_and_leaderboards(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     for name in ("leaderboard.md", "leaderboard.csv", "throughput.csv", "jobs.csv", "seqbench.sqlite"):
         assert (out / name).is_file()
-    assert "[2/4 done, ETA" in proc.stderr and "lstm x lm-hmm on cpu, seed 1" in proc.stderr
+    assert "[2/4 done, 0 failed, 1 running, ETA" in proc.stderr and "lstm x lm-hmm on cpu, seed 1" in proc.stderr
     board = (out / "leaderboard.md").read_text()
     assert "## lm-hmm (smoke)" in board and "Best possible (oracle)" in board and "baseline" in board
     with Store(out / "seqbench.sqlite") as store:

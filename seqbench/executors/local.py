@@ -1,27 +1,37 @@
-"""Local executor: every job in its own freshly started Python process.
+"""Local executor: every job in its own process, up to ``--jobs N`` at once, started warm.
 
 A crash, a hang past the time limit, an out-of-memory kill or a non-finite loss ends that
 job alone with a status; the parent (the only writer of the store) carries on. The time
-limit counts from the moment the job process reports it has imported torch and the plugins
-(seconds under load, not the job's fault); start-up has its own, generous limit.
+limit counts from the moment the job process reports it has its job (it was started ahead
+of time and imported torch and the plugins while earlier jobs ran, see
+:mod:`seqbench.executors.process`); start-up has its own, generous limit.
+
+Throughput and latency are never timed while another job computes: a job that reaches its
+measurement window asks the scheduler, which pauses (SIGSTOP) every other job process and
+holds back new ones until the window closes, then resumes them (their time limits are
+extended by the pause). Requests are served first come, first served, and nothing new starts
+while one waits, so a measurement cannot starve. One job per CUDA device at a time.
 
 A worker killed by SIGKILL is ``oom`` only when the kernel's OOM-kill counter moved while it
-ran; any other SIGKILL (an operator, a cluster scheduler) is ``killed``. An allocation that
-fails inside the job is ``oom`` too (see :func:`seqbench.train.run_job`).
+ran; any other SIGKILL (an operator, a cluster scheduler) is ``killed``. (With several jobs at
+once an OOM kill of one job in the same moment makes a concurrent external kill read as
+``oom`` too.) An allocation that fails inside the job is ``oom`` as well (see
+:func:`seqbench.train.run_job`).
 """
 
 from __future__ import annotations
 
 import os
-import pickle
 import signal
 import subprocess
-import sys
-from collections.abc import Mapping
-from multiprocessing.connection import Connection
+import time
+from collections import deque
+from collections.abc import Callable, Generator, Mapping, Sequence
+from multiprocessing.connection import wait
 from pathlib import Path
 
-from seqbench.executors.worker import BOOTSTRAP
+from seqbench.executors.base import Event, Finished, Started
+from seqbench.executors.process import JobProcess
 from seqbench.specs import JobConfig, JobResult
 
 STARTUP_LIMIT = 300.0  # seconds for the job process to import torch and the plugins
@@ -54,10 +64,159 @@ def exit_status(code: int | None, kills_before: int | None, kills_after: int | N
     return JobResult("crashed", f"worker exited with code {code} without a result")
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.kill()
-    process.wait()
+def default_jobs(threads: int | None, cpus: int | None = None) -> int:
+    """Jobs at once when ``--jobs`` is not given: as many as the cores hold at ``threads`` each.
+
+    Without ``--threads`` a job uses every core (torch's default), so one at a time, as before.
+    """
+    if cpus is None:
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, cpus // threads) if threads else 1
+
+
+def _gpu(job: JobConfig) -> str | None:
+    if not job.device.startswith("cuda"):
+        return None
+    return job.device if ":" in job.device else "cuda:0"
+
+
+class LocalExecutor:
+    """Up to ``jobs`` job processes at once on this machine, each started warm and used once."""
+
+    def __init__(self, jobs: int = 1) -> None:
+        if jobs < 1:
+            raise ValueError(f"--jobs must be at least 1, got {jobs}")
+        self.jobs = jobs
+
+    def describe(self) -> dict[str, object]:
+        return {"name": "local", "jobs": self.jobs}
+
+    def run(self, jobs: Sequence[JobConfig], timeout: float | None, artifacts: Callable[[JobConfig], Path | None],
+            peaks: Mapping[str, float]) -> Generator[Event, None, None]:
+        return _Schedule(self.jobs, timeout, artifacts, peaks).run(list(jobs))
+
+
+class _Schedule:
+    def __init__(self, width: int, timeout: float | None, artifacts: Callable[[JobConfig], Path | None],
+                 peaks: Mapping[str, float]) -> None:
+        self.width, self.timeout, self.artifacts, self.peaks = width, timeout, artifacts, peaks
+        self.spares: deque[JobProcess] = deque()
+        self.running: list[JobProcess] = []
+        self.waiting: deque[JobProcess] = deque()  # asked for a measurement window
+        self.measuring: JobProcess | None = None
+        self.paused_at = 0.0
+
+    def run(self, pending: list[JobConfig]) -> Generator[Event, None, None]:
+        try:
+            self._top_up(len(pending))
+            while pending or self.running:
+                if self.measuring is None and not self.waiting:
+                    yield from self._dispatch(pending)
+                ready = wait([p.channel for p in self.running], self._wait_time())
+                for process in [p for p in self.running if p.channel in ready]:
+                    finished = self._receive(process)
+                    if finished is not None:
+                        yield finished
+                for process in self._overdue():
+                    yield self._end(process, self._timed_out(process))
+        finally:  # also on KeyboardInterrupt / GeneratorExit: never leave a worker behind
+            for process in [*self.running, *self.spares]:
+                process.stop()
+
+    def _top_up(self, remaining: int) -> None:
+        """Keep enough warm processes importing for the jobs that will start next."""
+        while len(self.spares) < min(self.width, remaining):
+            self.spares.append(JobProcess())
+
+    def _dispatch(self, pending: list[JobConfig]) -> Generator[Event, None, None]:
+        busy = {_gpu(p.job) for p in self.running if p.job is not None}
+        while len(self.running) < self.width:
+            job = next((j for j in pending if _gpu(j) is None or _gpu(j) not in busy), None)
+            if job is None:
+                return
+            pending.remove(job)
+            busy.add(_gpu(job))
+            process = self.spares.popleft() if self.spares else JobProcess()
+            process.dispatch(job, self.artifacts(job), self.peaks, oom_kills())
+            process.deadline = process.dispatched + STARTUP_LIMIT
+            self.running.append(process)
+            self._top_up(len(pending))
+            yield Started(job, process.started_at)
+
+    def _wait_time(self) -> float:
+        deadlines = [p.deadline for p in self._clocked() if p.deadline is not None]
+        if not deadlines:
+            return 5.0
+        return min(5.0, max(0.0, min(deadlines) - time.perf_counter()))
+
+    def _clocked(self) -> list[JobProcess]:
+        """Processes whose clock runs: all of them, or only the one measuring while the others are paused."""
+        return [self.measuring] if self.measuring is not None else self.running
+
+    def _overdue(self) -> list[JobProcess]:
+        now = time.perf_counter()
+        return [p for p in self._clocked() if p.deadline is not None and now > p.deadline]
+
+    def _timed_out(self, process: JobProcess) -> JobResult:
+        if not process.running:
+            return JobResult("timeout", f"job process did not start within {STARTUP_LIMIT:g} s")
+        return JobResult("timeout", f"job exceeded its time limit of {self.timeout:g} s")
+
+    def _receive(self, process: JobProcess) -> Finished | None:
+        try:
+            kind, _value = message = process.channel.recv()
+        except (EOFError, OSError):  # the worker died before it could answer
+            process.process.wait()
+            return self._end(process, exit_status(process.process.returncode, process.kills_before, oom_kills()))
+        if kind == "started":  # the job's own clock starts now
+            process.running = True
+            process.deadline = time.perf_counter() + self.timeout if self.timeout else None
+        elif kind == "measure":
+            self.waiting.append(process)
+            self._grant()
+        elif kind == "measured":
+            self._release()
+        elif kind == "result":
+            try:
+                process.process.wait(30)
+            except subprocess.TimeoutExpired:
+                pass  # the result is in; stop() ends the process
+            return self._end(process, message[1])
+        return None
+
+    def _grant(self) -> None:
+        """Give the machine to the first job waiting to measure: pause everyone else."""
+        if self.measuring is not None or not self.waiting:
+            return
+        self.measuring = self.waiting.popleft()
+        self.paused_at = time.perf_counter()
+        for other in [*self.running, *self.spares]:
+            if other is not self.measuring:
+                other.pause()
+        self.measuring.channel.send(("go", None))
+
+    def _release(self) -> None:
+        """The window closed: resume everyone, with their clocks moved on by the pause."""
+        if self.measuring is None:
+            return
+        paused = time.perf_counter() - self.paused_at
+        for other in [*self.running, *self.spares]:
+            if other is not self.measuring:
+                if other.deadline is not None:
+                    other.deadline += paused
+                other.resume()
+        self.measuring = None
+        self._grant()
+
+    def _end(self, process: JobProcess, result: JobResult) -> Finished:
+        if process is self.measuring:
+            self._release()  # it died inside its window
+        if process in self.waiting:
+            self.waiting.remove(process)
+        self.running.remove(process)
+        process.stop()
+        assert process.job is not None
+        return Finished(process.job, process.started_at, result)
 
 
 def execute(config: JobConfig, timeout: float | None, artifacts_dir: Path | None,
@@ -66,45 +225,7 @@ def execute(config: JobConfig, timeout: float | None, artifacts_dir: Path | None
 
     ``peaks``: the devices' peak FLOP/s the run measured (see :func:`seqbench.measure.peak_flops`).
     """
-    receive_fd, send_fd = os.pipe()
-    kills_before = oom_kills()
-    try:
-        process = subprocess.Popen(
-            [sys.executable, "-c", BOOTSTRAP, str(os.getpid()), str(send_fd)],
-            stdin=subprocess.PIPE, pass_fds=(send_fd,), close_fds=True,
-        )
-    finally:
-        os.close(send_fd)
-    receive = Connection(receive_fd, writable=False)
-    try:
-        assert process.stdin is not None
-        try:
-            payload = (config, str(artifacts_dir) if artifacts_dir else None, dict(peaks or {}))
-            process.stdin.write(pickle.dumps(payload))
-            process.stdin.close()
-        except BrokenPipeError:
-            pass  # died at once; its exit status says how
-        started = False
-        limit: float | None = STARTUP_LIMIT
-        while receive.poll(limit):
-            try:
-                kind, value = receive.recv()
-            except EOFError:
-                break  # the worker died before it could answer
-            if kind == "result":
-                try:
-                    process.wait(30)
-                except subprocess.TimeoutExpired:
-                    pass  # the result is in; the finally clause ends the process
-                return value
-            started, limit = True, timeout  # "started": the job's own clock starts now
-        else:
-            _stop(process)
-            if not started:
-                return JobResult("timeout", f"job process did not start within {STARTUP_LIMIT:g} s")
-            return JobResult("timeout", f"job exceeded its time limit of {timeout:g} s")
-        process.wait()
-        return exit_status(process.returncode, kills_before, oom_kills())
-    finally:
-        _stop(process)  # also on KeyboardInterrupt: never leave a worker behind
-        receive.close()
+    for event in LocalExecutor(1).run([config], timeout, lambda _: artifacts_dir, dict(peaks or {})):
+        if isinstance(event, Finished):
+            return event.result
+    raise AssertionError("the executor ended without a result")

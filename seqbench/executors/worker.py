@@ -6,6 +6,11 @@ checks the parent is still the one that started it, which covers the few millise
 interpreter start-up before the request took effect. Only then are torch and the plugins
 imported (seconds): a parent killed during that window no longer leaves an orphan running a
 whole job beside the resumed run.
+
+Warm start (issue 14): the process imports torch, seqbench and every plugin (the registry is
+loaded) *before* it reads its job, so the scheduler starts it ahead of time and the job pays
+none of that. CUDA is not touched until the job runs. Each process still runs exactly one job
+and exits: nothing a job does can leak into the next.
 """
 
 from __future__ import annotations
@@ -34,19 +39,23 @@ main(int(sys.argv[2]))
 """
 
 
-def main(result_fd: int) -> None:
-    """Read (config, artifacts dir, the run's peak FLOP/s) from stdin; send ("started", t) once the job can start
-    (the parent's clock for the time limit starts there), then ("result", JobResult)."""
-    conn = Connection(result_fd, readable=False)
-    config, artifacts_dir, peaks = pickle.loads(sys.stdin.buffer.read())
+def main(channel_fd: int) -> None:
+    """Import everything and send ("ready", t); then read (config, artifacts dir, the run's peak FLOP/s)
+    from stdin; send ("started", t) once the job can start (the parent's clock for the time limit starts there),
+    then ("result", JobResult). Measurement windows go through the same duplex channel."""
+    conn = Connection(channel_fd)
     from dataclasses import replace
     from pathlib import Path
 
+    from seqbench.executors import gate
     from seqbench.manager import get_registry
     from seqbench.specs import JobResult
     from seqbench.train import run_job
 
-    registry = get_registry()
+    registry = get_registry()  # the warm part: plugins imported while the previous job runs
+    conn.send(("ready", time.time()))  # informational: the scheduler may dispatch before this
+    config, artifacts_dir, peaks = pickle.loads(sys.stdin.buffer.read())
+    gate.attach(conn)
     try:
         model, task = registry.model(config.model), registry.task(config.task)
     except KeyError as exc:
