@@ -150,12 +150,13 @@ def _no_second_interrupt() -> Iterator[None]:
 
 def _log_result(registry: Registry, job: JobConfig, result: JobResult, started: float, log: Callable[[str], None],
                 verbose: bool) -> None:
+    who = _name(job)  # with --jobs N results arrive interleaved: each line names its job
     if result.status != "ok":
-        log(f"    {result.status}: {result.message}")
+        log(f"    {result.status}: {who}: {result.message}")
         if verbose and result.traceback:
             log("    " + result.traceback.rstrip().replace("\n", "\n    "))
         return
     primary = registry.tasks[job.task].primary.name
     value = result.metrics.get(primary, float("nan"))
     note = f"; note: {result.message}" if result.message else ""
-    log(f"    ok in {time.time() - started:.1f} s; {primary} = {value:.4g}{note}")
+    log(f"    ok in {time.time() - started:.1f} s: {who}; {primary} = {value:.4g}{note}")

@@ -12,7 +12,7 @@ import pytest
 
 from seqbench.executors import gate, local
 from seqbench.executors.local import _Schedule, default_jobs
-from seqbench.progress import Progress
+from seqbench.progress import RunState
 from seqbench.specs import Budget, JobConfig, JobResult
 
 
@@ -115,14 +115,17 @@ def test_measurement_window_asks_and_reports() -> None:
 
 
 def test_progress_line_and_eta() -> None:
-    progress = Progress(4, estimate=100.0)
+    progress = RunState(4, estimate=100.0)
     assert "ETA 1m" in progress.line()  # from the estimate before any job ends
     progress.start(job("a"), 0.0)
     progress.start(job("b"), 0.0)
+    assert progress.snapshot().running == ("a x lm-hmm on cpu, seed 0", "b x lm-hmm on cpu, seed 0")
     progress.finish(job("a"), ok=True)
     progress.finish(job("b"), ok=False)
     line = progress.line()
     assert line.startswith("[2/4 done, 1 failed, 0 running, ETA ") and progress.eta() is not None
+    shown = progress.snapshot()  # what the live display reads
+    assert (shown.total, shown.done, shown.failed, shown.running) == (4, 1, 1, ())
 
 
 def test_dry_run_prints_plan_estimate_and_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
