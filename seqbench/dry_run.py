@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from seqbench.estimate import DEFAULT_SECONDS, Estimate
 from seqbench.plan import Plan
-from seqbench.progress import fmt_duration
+from seqbench.progress import duration
 
 
 def show(plan: Plan, guess: Estimate, width: int, executor: str) -> None:
@@ -21,5 +21,5 @@ def show(plan: Plan, guess: Estimate, width: int, executor: str) -> None:
     stated = ", ".join(f"{p} {DEFAULT_SECONDS[p]:g} s" for p in defaults)
     note = f"; {len(plan.jobs) - guess.from_history} job(s) without history at the default per job ({stated})" \
         if defaults else ""
-    print(f"estimated wall time: {fmt_duration(guess.wall)} with {width} job(s) at once on {executor} "
+    print(f"estimated wall time: {duration(guess.wall)} with {width} job(s) at once on {executor} "
           f"({guess.from_history} job(s) timed from this output folder's store{note})")

@@ -70,13 +70,6 @@ def duration(seconds: float | None) -> str:
     return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
 
 
-def fmt_duration(seconds: float) -> str:
-    seconds = int(seconds)
-    if seconds >= 3600:
-        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
-    return f"{seconds // 60}m{seconds % 60:02d}s"
-
-
 @dataclass
 class RunState:
     """The runner's own, mutable view of a run (several jobs may be in flight with ``--jobs``).
@@ -118,7 +111,7 @@ class RunState:
         """``[ended/total done, F failed, R running, ETA 1m05s]``: "done" counts every job that ended."""
         eta = self.eta()
         return (f"[{self.ended}/{self.total} done, {self.failed} failed, {len(self.running)} running"
-                f"{', ETA ' + fmt_duration(eta) if eta is not None else ''}]")
+                f"{', ETA ' + duration(eta) if eta is not None else ''}]")
 
     def snapshot(self) -> Progress:
         """The frozen value a display reads."""

@@ -22,7 +22,7 @@ from seqbench.executors.local import LocalExecutor
 from seqbench.lock import output_lock
 from seqbench.manager import Registry
 from seqbench.plan import Plan
-from seqbench.progress import Progress, RunState, fmt_duration
+from seqbench.progress import Progress, RunState, duration
 from seqbench.specs import JobConfig, JobResult
 from seqbench.store import Store, clean_stale_temporaries, io_fault
 
@@ -127,7 +127,7 @@ def run_plan(
                 summary.reports = write_reports(registry, store, output)
             return summary
         store.finish_run(run_id)
-        log(f"[{len(todo)}/{len(todo)} done] in {fmt_duration(state.elapsed())}; {summary.failed} failed")
+        log(f"[{len(todo)}/{len(todo)} done] in {duration(state.elapsed())}; {summary.failed} failed")
         summary.reports = write_reports(registry, store, output)
     return summary
 
