@@ -25,6 +25,11 @@ class TaskMeta:
     goals: tuple[tuple[str, str], ...]  # (metric, "min" | "max") for every metric, in the task's order
     unit: str  # natural throughput unit ("tokens", "frames", ...)
     family: str = ""
+    metric_units: tuple[tuple[str, str], ...] = ()  # (metric, unit) for the metrics that have one
+
+    def unit_of(self, metric: str) -> str:
+        """The metric's unit ("" when it has none or the store predates metric units)."""
+        return dict(self.metric_units).get(metric, "")
 
     @property
     def goal(self) -> str:
@@ -43,7 +48,8 @@ class TaskMeta:
 
     @classmethod
     def of(cls, spec: TaskSpec) -> TaskMeta:
-        return cls(spec.name, spec.primary.name, tuple((m.name, m.goal) for m in spec.metrics), spec.unit, spec.family)
+        return cls(spec.name, spec.primary.name, tuple((m.name, m.goal) for m in spec.metrics), spec.unit, spec.family,
+                   tuple((m.name, m.unit) for m in spec.metrics if m.unit))
 
 
 @dataclass(frozen=True)

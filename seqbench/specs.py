@@ -48,6 +48,7 @@ class MetricSpec:
     name: str
     goal: Literal["min", "max"]
     description: str = ""
+    unit: str = ""  # shown in table headers, e.g. "mph", "%", "nats"; "" for unitless scores
 
     def better(self, a: float, b: float) -> bool:
         return a < b if self.goal == "min" else a > b

@@ -128,7 +128,8 @@ class Store:
         verb = "INSERT OR IGNORE" if only_missing else "INSERT OR REPLACE"
         with self._transaction():
             self.db.executemany(f"{verb} INTO tasks VALUES (?,?,?,?,?,?)", [
-                (t.name, t.primary, json.dumps([list(g) for g in t.goals]), t.unit, t.family, recorded_by)
+                (t.name, t.primary, json.dumps([[m, g, t.unit_of(m)] for m, g in t.goals]), t.unit, t.family,
+                 recorded_by)
                 for t in tasks.values()])
             self.db.executemany(f"{verb} INTO models VALUES (?,?,?)",
                                 [(m.name, int(m.baseline), recorded_by) for m in models.values()])
@@ -160,8 +161,7 @@ class Store:
         return {r[0]: json.loads(r[1]) for r in self.db.execute("SELECT run_id, environment FROM runs")}
 
     def tasks(self) -> dict[str, TaskMeta]:
-        return {r[0]: TaskMeta(r[0], r[1], tuple((str(m), str(g)) for m, g in json.loads(r[2])), r[3], r[4])
-                for r in self.db.execute("SELECT task, primary_metric, goals, unit, family FROM tasks")}
+        return {r[0]: _task_meta(*r) for r in self.db.execute("SELECT task, primary_metric, goals, unit, family FROM tasks")}
 
     def models(self) -> dict[str, ModelMeta]:
         return {r[0]: ModelMeta(r[0], bool(r[1])) for r in self.db.execute("SELECT model, baseline FROM models")}
@@ -223,3 +223,10 @@ def ranked_attempts(attempts: pd.DataFrame) -> pd.DataFrame:
         rows.append(row)
     frame = pd.DataFrame(rows).sort_values(["task", "model", "device", "seed", "preset"], kind="stable")
     return frame.reset_index(drop=True)
+
+
+def _task_meta(task: str, primary: str, goals: str, unit: str, family: str) -> TaskMeta:
+    """A ``tasks`` row: goals are ``[metric, goal, unit]`` (``[metric, goal]`` before metric units)."""
+    entries = [(str(e[0]), str(e[1]), str(e[2]) if len(e) > 2 else "") for e in json.loads(goals)]
+    return TaskMeta(task, primary, tuple((m, g) for m, g, _ in entries), unit, family,
+                    tuple((m, u) for m, _, u in entries if u))

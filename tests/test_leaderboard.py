@@ -118,3 +118,13 @@ def test_numbers_are_readable_in_markdown_and_full_in_csv(tmp_path: Path) -> Non
     assert "seeds" in header and "infer samples/s" in text
     csv = pd.read_csv(tmp_path / "leaderboard.csv")
     assert abs(csv.loc[csv["model"] == "a", "mean"].iloc[0] - 10.1012345) < 1e-9  # full precision kept
+
+
+def test_metric_units_are_named_in_the_headers(tmp_path: Path) -> None:
+    task = TaskMeta("t", "ppl", (("ppl", "min"), ("ce", "min")), "tokens", metric_units=(("ce", "nats"),))
+    seqbench_write_reports(_results(_rows(), task), tmp_path)
+    header = next(line for line in (tmp_path / "leaderboard.md").read_text().splitlines() if line.startswith("| rank"))
+    assert "ce (nats)" in header and "ppl (mean ± std)" in header  # a unitless primary keeps its plain header
+    task = TaskMeta("t", "ppl", (("ppl", "min"), ("ce", "min")), "tokens", metric_units=(("ppl", "%"),))
+    seqbench_write_reports(_results(_rows(), task), tmp_path)
+    assert "ppl (%; mean ± std)" in (tmp_path / "leaderboard.md").read_text()

@@ -46,6 +46,17 @@ def test_task_metadata_is_recorded_and_read_back(tmp_path: Path) -> None:
     assert meta.goal == "max" and meta.goal_of("loss") == "min" and meta.metrics == ("acc", "loss")
 
 
+def test_metric_units_are_recorded_and_older_rows_read_without_them(tmp_path: Path) -> None:
+    meta = TaskMeta("t", "mae", (("mae", "min"), ("f1", "max")), "steps", "fam", (("mae", "mph"),))
+    with Store(tmp_path / "s.sqlite") as store:
+        store.record_meta({"t": meta}, {}, "r1")
+        assert store.tasks()["t"] == meta and store.tasks()["t"].unit_of("f1") == ""
+        # rows written before metric units held [metric, goal] pairs
+        store.db.execute("UPDATE tasks SET goals=? WHERE task='t'", ('[["mae", "min"], ["f1", "max"]]',))
+        old = store.tasks()["t"]
+    assert old.goals == meta.goals and old.unit_of("mae") == ""
+
+
 V1_SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE runs (run_id TEXT PRIMARY KEY, started REAL NOT NULL, finished REAL, argv TEXT NOT NULL,

@@ -73,7 +73,7 @@ def _task_sections(results: Results, accuracy: pd.DataFrame, throughput: pd.Data
     for (preset, task), group in (accuracy.groupby(["preset", "task"], sort=True) if not accuracy.empty else []):
         meta = results.tasks[str(task)]
         rows = ok[(ok["preset"] == preset) & (ok["task"] == task)]
-        note, headers, body = accuracy_rows(group)
+        note, headers, body = accuracy_rows(group, dict(meta.metric_units))
         parts = [f"<p>{markdown_note(note)}</p>", table(headers, body, numeric_from=3, css="accuracy")]
         tg = throughput[(throughput["preset"] == preset) & (throughput["task"] == task)] if not throughput.empty \
             else throughput

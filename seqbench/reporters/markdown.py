@@ -5,6 +5,7 @@ that did not finish, tasks that cannot be ranked)."""
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -53,16 +54,24 @@ def _duplicates_ratio(group: pd.DataFrame, column: str) -> bool:
     return bool(both.any()) and bool(np.allclose(ours[both], theirs[both], rtol=1e-6))
 
 
-def accuracy_rows(group: pd.DataFrame) -> tuple[str, list[str], list[list[str]]]:
-    """One task's ranked accuracy table as display strings: (note, headers, rows)."""
+def with_unit(name: str, unit: str, detail: str = "") -> str:
+    """A metric's column header: ``mae@60min (mph)``, ``top5@1s (%; mean ± std)``."""
+    inside = "; ".join(x for x in (unit, detail) if x)
+    return f"{name} ({inside})" if inside else name
+
+
+def accuracy_rows(group: pd.DataFrame, units: Mapping[str, str] | None = None) -> tuple[str, list[str], list[list[str]]]:
+    """One task's ranked accuracy table as display strings: (note, headers, rows); ``units`` maps
+    a metric to the unit its header names (from the store's task metadata)."""
+    units = units or {}
     primary, goal = group["primary"].iloc[0], group["goal"].iloc[0]
     has_ref = group["best_possible"].notna().any()
     # the table spans every task: keep only this task's own secondary metrics (non-empty here)
     extra = [c for c in group.columns if c not in _ACC_FIXED and group[c].notna().any()]
     extra = [c for c in extra if not (has_ref and _duplicates_ratio(group, c))][:6]
-    headers = ["rank", "model", "kind", f"{primary} (mean ± std)", "seeds"]
+    headers = ["rank", "model", "kind", with_unit(primary, units.get(primary, ""), "mean ± std"), "seeds"]
     headers += ["× best possible"] if has_ref else []
-    headers += [*extra, "params"]
+    headers += [*(with_unit(c, units.get(c, "")) for c in extra), "params"]
     body = []
     for _, r in group.iterrows():
         name = f"{r['model']} ⚠ parity" if r["parity_failed"] else r["model"]
@@ -78,8 +87,8 @@ def accuracy_rows(group: pd.DataFrame) -> tuple[str, list[str], list[list[str]]]
     return note, headers, body
 
 
-def _accuracy_markdown(group: pd.DataFrame) -> str:
-    note, headers, body = accuracy_rows(group)
+def _accuracy_markdown(group: pd.DataFrame, units: Mapping[str, str]) -> str:
+    note, headers, body = accuracy_rows(group, units)
     return note + "\n\n" + tabulate(body, headers=headers, tablefmt="github", disable_numparse=True)
 
 
@@ -119,7 +128,9 @@ def render(results: Results, accuracy: pd.DataFrame, throughput: pd.DataFrame) -
            "a rank the spread (mean ± std over seeds) cannot separate from the model ranked above it; `†` a model "
            "with a failed attempt after the successful one ranked here.", ""]
     for (preset, task), group in (accuracy.groupby(["preset", "task"], sort=True) if not accuracy.empty else []):
-        out += [f"## {task} ({preset})", "", _accuracy_markdown(group), ""]
+        meta = results.tasks.get(str(task))
+        units = dict(meta.metric_units) if meta else {}
+        out += [f"## {task} ({preset})", "", _accuracy_markdown(group, units), ""]
         if not throughput.empty:
             tg = throughput[(throughput["preset"] == preset) & (throughput["task"] == task)]
             if not tg.empty:

@@ -50,7 +50,7 @@ BUDGETS: dict[Preset, Budget] = {
 }
 METRICS = (
     MetricSpec("accuracy", "max", "fraction of test sequences assigned to the process that made them"),
-    MetricSpec("cross_entropy", "min", "mean negative log-probability of the true process, nats"),
+    MetricSpec("cross_entropy", "min", "mean negative log-probability of the true process", "nats"),
 )
 
 

@@ -24,16 +24,16 @@ def metric_specs(steps: int, step_seconds: float) -> tuple[MetricSpec, ...]:
     """Primary first: top-5 action accuracy at tau_a = 1 s, the paper's headline number."""
     at = seconds_name(HEADLINE_SECONDS)
     specs = [
-        MetricSpec(f"top5@{at}", "max", "top-5 action accuracy (%) 1 s before the action"),
-        MetricSpec(f"top1@{at}", "max", "top-1 action accuracy (%) at 1 s"),
-        MetricSpec(f"mean_top5_recall@{at}", "max", "action top-5 recall (%) averaged over classes, at 1 s"),
-        MetricSpec(f"verb_top5@{at}", "max", "top-5 verb accuracy (%) at 1 s (marginalised action scores)"),
-        MetricSpec(f"noun_top5@{at}", "max", "top-5 noun accuracy (%) at 1 s (marginalised action scores)"),
+        MetricSpec(f"top5@{at}", "max", "top-5 action accuracy 1 s before the action", "%"),
+        MetricSpec(f"top1@{at}", "max", "top-1 action accuracy at 1 s", "%"),
+        MetricSpec(f"mean_top5_recall@{at}", "max", "action top-5 recall averaged over classes, at 1 s", "%"),
+        MetricSpec(f"verb_top5@{at}", "max", "top-5 verb accuracy at 1 s (marginalised action scores)", "%"),
+        MetricSpec(f"noun_top5@{at}", "max", "top-5 noun accuracy at 1 s (marginalised action scores)", "%"),
     ]
     for s in range(steps):
         tau = (steps - s) * step_seconds
         if tau != HEADLINE_SECONDS:
-            specs.append(MetricSpec(f"top5@{seconds_name(tau)}", "max", f"top-5 action accuracy (%) at {tau:g} s"))
+            specs.append(MetricSpec(f"top5@{seconds_name(tau)}", "max", f"top-5 action accuracy at {tau:g} s", "%"))
     return tuple(specs)
 
 

@@ -74,9 +74,9 @@ WORD_BUDGETS: dict[Preset, Budget] = {  # eval batches small: n-gram baselines r
     "paper": Budget(steps=40000, batch_size=20, lr=1e-3, eval_every=2000, eval_batch_size=32),
 }
 
-CE = MetricSpec("cross_entropy", "min", "mean next-token negative log-likelihood, nats")
+CE = MetricSpec("cross_entropy", "min", "mean next-token negative log-likelihood", "nats")
 PPL = MetricSpec("perplexity", "min", "exp(cross_entropy) over the whole test split")
-BPC = MetricSpec("bits_per_char", "min", "cross_entropy / ln 2 per character")
+BPC = MetricSpec("bits_per_char", "min", "cross_entropy / ln 2 per character", "bits/char")
 RATIO = MetricSpec("oracle_ratio", "min", "perplexity / the true HMM's perplexity on the same test set")
 
 

@@ -98,15 +98,15 @@ class NowcastTask(TensorTask):
 
 SPLITS = ("train", "val", "test")
 IMAGE_METRICS = (
-    MetricSpec("mse", "min", "squared error summed over a frame's pixels, mean over frames"),
-    MetricSpec("mae", "min", "absolute error summed over a frame's pixels, mean over frames"),
+    MetricSpec("mse", "min", "squared error summed over a frame's pixels, mean over frames", "per frame"),
+    MetricSpec("mae", "min", "absolute error summed over a frame's pixels, mean over frames", "per frame"),
     MetricSpec("ssim", "max", "structural similarity per frame (torchmetrics)"),
-    MetricSpec("mse_pixel", "min", "squared error per pixel"),
-    MetricSpec("mae_pixel", "min", "absolute error per pixel"),
+    MetricSpec("mse_pixel", "min", "squared error per pixel", "per pixel"),
+    MetricSpec("mae_pixel", "min", "absolute error per pixel", "per pixel"),
 )
 RADAR_METRICS = (
-    MetricSpec("b_mse", "min", "HKO-7 balanced MSE (weights 1..30 by true rain rate), per frame"),
-    MetricSpec("b_mae", "min", "HKO-7 balanced MAE, per frame"),
+    MetricSpec("b_mse", "min", "HKO-7 balanced MSE (weights 1..30 by true rain rate)", "per frame"),
+    MetricSpec("b_mae", "min", "HKO-7 balanced MAE", "per frame"),
     *(MetricSpec(f"csi_{threshold_name(r)}", "max", f"critical success index at {r:g} mm/h") for r in THRESHOLDS),
     *(MetricSpec(f"hss_{threshold_name(r)}", "max", f"Heidke skill score at {r:g} mm/h") for r in THRESHOLDS),
     *IMAGE_METRICS,

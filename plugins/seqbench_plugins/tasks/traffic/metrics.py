@@ -33,14 +33,14 @@ def metric_specs(out_steps: int = 12) -> tuple[MetricSpec, ...]:
             continue
         m = h * STEP_MINUTES
         specs += [
-            MetricSpec(f"mae@{m}min", "min", f"masked MAE (mph) {m} minutes ahead"),
-            MetricSpec(f"rmse@{m}min", "min", f"masked RMSE (mph) {m} minutes ahead"),
-            MetricSpec(f"mape@{m}min", "min", f"masked MAPE (%) {m} minutes ahead"),
+            MetricSpec(f"mae@{m}min", "min", f"masked MAE {m} minutes ahead", "mph"),
+            MetricSpec(f"rmse@{m}min", "min", f"masked RMSE {m} minutes ahead", "mph"),
+            MetricSpec(f"mape@{m}min", "min", f"masked MAPE {m} minutes ahead", "%"),
         ]
     specs += [
-        MetricSpec("mae@all", "min", "masked MAE (mph) over all horizons"),
-        MetricSpec("rmse@all", "min", "masked RMSE (mph) over all horizons"),
-        MetricSpec("mape@all", "min", "masked MAPE (%) over all horizons"),
+        MetricSpec("mae@all", "min", "masked MAE over all horizons", "mph"),
+        MetricSpec("rmse@all", "min", "masked RMSE over all horizons", "mph"),
+        MetricSpec("mape@all", "min", "masked MAPE over all horizons", "%"),
     ]
     return tuple(specs)
 
