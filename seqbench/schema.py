@@ -39,7 +39,9 @@ CREATE TABLE attempts (
 CREATE INDEX attempts_by_config ON attempts (config_hash, attempt);
 CREATE TABLE tasks (
     task TEXT PRIMARY KEY, primary_metric TEXT NOT NULL,
-    goals TEXT NOT NULL,  -- JSON [[metric, "min" | "max", unit], ...] in the task's order, primary first (unit "" if none, absent in older rows)
+    -- JSON [[metric, "min" | "max", unit], ...] in the task's order, primary first
+    -- (unit "" when the metric has none, and rows written before metric units hold [metric, goal])
+    goals TEXT NOT NULL,
     unit TEXT NOT NULL, family TEXT NOT NULL, recorded_by TEXT NOT NULL
 );
 CREATE TABLE models (model TEXT PRIMARY KEY, baseline INTEGER NOT NULL, recorded_by TEXT NOT NULL);

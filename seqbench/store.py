@@ -161,7 +161,8 @@ class Store:
         return {r[0]: json.loads(r[1]) for r in self.db.execute("SELECT run_id, environment FROM runs")}
 
     def tasks(self) -> dict[str, TaskMeta]:
-        return {r[0]: _task_meta(*r) for r in self.db.execute("SELECT task, primary_metric, goals, unit, family FROM tasks")}
+        rows = self.db.execute("SELECT task, primary_metric, goals, unit, family FROM tasks")
+        return {r[0]: _task_meta(*r) for r in rows}
 
     def models(self) -> dict[str, ModelMeta]:
         return {r[0]: ModelMeta(r[0], bool(r[1])) for r in self.db.execute("SELECT model, baseline FROM models")}

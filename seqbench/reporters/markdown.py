@@ -60,7 +60,8 @@ def with_unit(name: str, unit: str, detail: str = "") -> str:
     return f"{name} ({inside})" if inside else name
 
 
-def accuracy_rows(group: pd.DataFrame, units: Mapping[str, str] | None = None) -> tuple[str, list[str], list[list[str]]]:
+def accuracy_rows(group: pd.DataFrame,
+                  units: Mapping[str, str] | None = None) -> tuple[str, list[str], list[list[str]]]:
     """One task's ranked accuracy table as display strings: (note, headers, rows); ``units`` maps
     a metric to the unit its header names (from the store's task metadata)."""
     units = units or {}
