@@ -22,7 +22,8 @@ from seqbench.signatures import CAUSAL_SEQ, FRAMES, FrameProblem, SeqProblem, Si
 from seqbench.specs import Budget, MetricSpec, Preset, TaskContext, TaskSpec
 from seqbench.task import Batch, Metric, PairMetric, TensorTask
 from seqbench_plugins.tasks.nowcasting import loader as nowcast_loader
-from seqbench_plugins.tasks.nowcasting.data import DigitsConfig, RadarConfig, cached, moving_digits, radar_echoes
+from seqbench_plugins.tasks.nowcasting.data import (PP_SPEED, DigitsConfig, RadarConfig, cached, moving_digits,
+                                                    radar_echoes)
 from seqbench_plugins.tasks.nowcasting.metrics import THRESHOLDS, FrameMetrics, threshold_name
 from seqbench_plugins.tasks.nowcasting.views import FlattenedFrames, save_sequence_png
 
@@ -140,7 +141,8 @@ Generator = Callable[[NowcastConfig, int], torch.Tensor]  # (config with count, 
 def _digits(num: int, plus: bool) -> Generator:
     def make(config: NowcastConfig, seed: int) -> torch.Tensor:
         digit = max(8, round(config.size * 28 / 64))  # Moving MNIST: 28-pixel digits on 64
-        speed = max(1.0, config.size * 3 / 64)
+        # Moving MNIST: 3 pixels per frame on 64; MovingMNIST++: up to 3.6 (the authors' generator).
+        speed = config.size * PP_SPEED / 64 if plus else max(1.0, config.size * 3 / 64)
         cfg = DigitsConfig(config.size, digit, num, config.in_frames + config.out_frames, config.train, speed, plus)
         return cached("digits", cfg, seed, lambda: moving_digits(cfg, seed))
     return make
