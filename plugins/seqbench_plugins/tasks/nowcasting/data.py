@@ -95,30 +95,46 @@ def _bounce(start: torch.Tensor, velocity: torch.Tensor, frames: int,
     return low.unsqueeze(2) + torch.where(folded > span, 2 * span - folded, folded)
 
 
+@dataclass(frozen=True)
+class DigitMotion:
+    """What ``moving_digits`` draws: bank index (N*D,), angle in radians, scale and brightness
+    (N, D, T) and centre in pixels (N, D, T, 2), x then y."""
+
+    which: torch.Tensor
+    angle: torch.Tensor
+    scale: torch.Tensor
+    light: torch.Tensor
+    centre: torch.Tensor
+
+
+def digit_motion(config: DigitsConfig, seed: int) -> DigitMotion:
+    """The random draws behind ``moving_digits(config, seed)`` (exposed so tests can check them)."""
+    g = _rng(seed, f"digits:{config}")
+    n, d, t, s = config.count, config.num_digits, config.frames, config.size
+    which = torch.randint(len(_digit_bank()), (n * d,), generator=g)
+    if config.plus_plus:
+        return DigitMotion(which, *_plus_plus_motion(config, g))
+    half = config.digit_size / 2
+    low, high = torch.full((n, d, 2), float(half)), torch.full((n, d, 2), s - float(half))
+    start = low + (high - low) * torch.rand(n, d, 2, generator=g)
+    theta = torch.rand(n, d, generator=g) * 2 * math.pi
+    speed = config.max_speed * (0.5 + 0.5 * torch.rand(n, d, generator=g))
+    velocity = torch.stack([torch.cos(theta), torch.sin(theta)], -1) * speed.unsqueeze(-1)
+    centre = _bounce(start, velocity, t, low, high)
+    return DigitMotion(which, torch.zeros(n, d, t), torch.ones(n, d, t), torch.ones(n, d, t), centre)
+
+
 def moving_digits(config: DigitsConfig, seed: int) -> torch.Tensor:
     """(N, T, 1, S, S) uint8 sequences of bouncing digits, composited with max as Moving MNIST."""
-    g = _rng(seed, f"digits:{config}")
     n, d, t, s = config.count, config.num_digits, config.frames, config.size
     # A blank 1-pixel border first (some 8x8 digits touch their edge; rotated, that edge
     # would show as a hard square), then bilinear upscaling so strokes are as soft as MNIST's.
     bank = F.pad(_digit_bank(), (1, 1, 1, 1))
     bank = F.interpolate(bank, size=(config.digit_size, config.digit_size), mode="bilinear", align_corners=False)
     bank = (bank / bank.amax(dim=(2, 3), keepdim=True).clamp_min(1e-6)).clamp(0, 1)
-    which = torch.randint(len(bank), (n * d,), generator=g)
-    digits = bank[which]  # (N*D, 1, ds, ds)
-    if config.plus_plus:
-        angle, scale, light, centre = _plus_plus_motion(config, g)
-    else:
-        angle = torch.zeros(n, d, t)
-        scale = torch.ones(n, d, t)
-        light = torch.ones(n, d, t)
-        half = config.digit_size / 2 * scale.amax()
-        low, high = torch.full((n, d, 2), float(half)), torch.full((n, d, 2), s - float(half))
-        start = low + (high - low) * torch.rand(n, d, 2, generator=g)
-        theta = torch.rand(n, d, generator=g) * 2 * math.pi
-        speed = config.max_speed * (0.5 + 0.5 * torch.rand(n, d, generator=g))
-        velocity = torch.stack([torch.cos(theta), torch.sin(theta)], -1) * speed.unsqueeze(-1)
-        centre = _bounce(start, velocity, t, low, high)  # (N, D, T, 2) in pixels (x, y)
+    motion = digit_motion(config, seed)
+    digits = bank[motion.which]  # (N*D, 1, ds, ds)
+    angle, scale, light, centre = motion.angle, motion.scale, motion.light, motion.centre
     # Inverse affine map canvas -> digit coordinates, in grid_sample's normalised units.
     cos, sin = torch.cos(angle), torch.sin(angle)
     k = s / (config.digit_size * scale)  # canvas units per digit unit
