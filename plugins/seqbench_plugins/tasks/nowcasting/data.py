@@ -171,7 +171,7 @@ PP_MARGIN = 10 / 64  # digit centres stay this fraction of the side from the bor
 
 
 def plus_plus_exponent(frames: int) -> torch.Tensor:
-    """(T,) power to which the per-frame scale factor is raised at each frame: 0, -1 .. -4, -3 .. 1, 0 .. -3, ..."""
+    """(T,) power of the per-frame scale factor at each frame: 0, -1 .. -4, -3 .. 1, 0 .. -4, -3 .. 1, ..."""
     step = torch.tensor([0.0] + [2.0 * ((i // PP_PERIOD) % 2) - 1 for i in range(1, frames)])
     return torch.cumsum(step, 0)
 
