@@ -4,18 +4,20 @@ longer-trained task used to compare TrajGRU with ConvGRU (docs/findings.md, sect
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 import torch
-from seqbench_plugins.models.convrnn import build_convgru
+from seqbench_plugins.models.convrnn import EncoderForecaster, build_convgru
 from seqbench_plugins.models.trajgru import build_trajgru
 from seqbench_plugins.tasks.nowcasting import data
 from seqbench_plugins.tasks.nowcasting.data import DigitsConfig, digit_motion, moving_digits, plus_plus_exponent
 
 from seqbench.manager import get_registry
 from seqbench.signatures import FrameProblem
-from seqbench.specs import JobConfig, TaskContext
+from seqbench.specs import JobConfig, Preset, TaskContext
 from seqbench.train import run_job
 
 PP = DigitsConfig(size=64, digit_size=28, num_digits=3, frames=20, count=200, max_speed=3.6, plus_plus=True)
@@ -81,7 +83,7 @@ def test_generator_is_deterministic_and_has_its_own_cache_version() -> None:
     assert data.PLUS_PLUS_VERSION == 3 and data.PLUS_PLUS_VERSION > data.GENERATOR_VERSION
 
 
-def test_plus_plus_cache_key_changes_with_its_version(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_plus_plus_cache_key_changes_with_its_version(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SEQBENCH_CACHE", str(tmp_path))
     config = replace(PP, count=50, frames=2, size=16, digit_size=8)
     data.cached("digits", config, 0, lambda: moving_digits(config, 0))
@@ -94,8 +96,10 @@ def test_plus_plus_cache_key_changes_with_its_version(tmp_path, monkeypatch: pyt
 # Shi 2017, Table 1 (MovingMNIST++): TrajGRU-L13 4.00 M, ConvGRU-K5-D1 4.77 M parameters.
 @pytest.mark.parametrize(("build", "count", "millions"), [(build_trajgru, 4_000_173, 4.00),
                                                           (build_convgru, 4_767_281, 4.77)])
-def test_paper_networks_have_the_papers_parameter_counts(build, count: int, millions: float) -> None:  # type: ignore[no-untyped-def]
+def test_paper_networks_have_the_papers_parameter_counts(build: Callable[[FrameProblem, Preset], torch.nn.Module],
+                                                        count: int, millions: float) -> None:
     model = build(FrameProblem(1, 64, 64, 10, 10), "paper")
+    assert isinstance(model, EncoderForecaster)
     assert sum(p.numel() for p in model.parameters()) == count and round(count / 1e6, 2) == millions
     assert model.sides == [(64, 64), (32, 32), (16, 16)]
     # The forecaster's deconvs keep the channels of the level they leave (96), as the authors' code.

@@ -4,8 +4,9 @@ Shi et al., "Convolutional LSTM network: a machine learning approach for precipi
 nowcasting", NIPS 2015; Shi et al., "Deep learning for precipitation nowcasting: a
 benchmark and a new model", NIPS 2017. Tasks: ``moving-digits`` (Moving MNIST-style),
 ``moving-digits-pp`` (MovingMNIST++; ``moving-digits-pp-long``: the same, trained longer),
-``radar-echoes`` (HKO-7-style, 5 in / 20 out, with CSI / HSS / B-MSE) and ``moving-mnist`` (the real ``mnist_test_seq.npy``). Frames are
-stored as uint8 and scored in [0, 1]; see ``nowcasting.metrics`` for the metric conventions.
+``radar-echoes`` (HKO-7-style, 5 in / 20 out, with CSI / HSS / B-MSE) and ``moving-mnist``
+(the real ``mnist_test_seq.npy``). Frames are stored as uint8 and scored in [0, 1]; see
+``nowcasting.metrics`` for the metric conventions.
 """
 
 from __future__ import annotations
@@ -22,8 +23,14 @@ from seqbench.signatures import CAUSAL_SEQ, FRAMES, FrameProblem, SeqProblem, Si
 from seqbench.specs import Budget, MetricSpec, Preset, TaskContext, TaskSpec
 from seqbench.task import Batch, Metric, PairMetric, TensorTask
 from seqbench_plugins.tasks.nowcasting import loader as nowcast_loader
-from seqbench_plugins.tasks.nowcasting.data import (PP_SPEED, DigitsConfig, RadarConfig, cached, moving_digits,
-                                                    radar_echoes)
+from seqbench_plugins.tasks.nowcasting.data import (
+    PP_SPEED,
+    DigitsConfig,
+    RadarConfig,
+    cached,
+    moving_digits,
+    radar_echoes,
+)
 from seqbench_plugins.tasks.nowcasting.metrics import THRESHOLDS, FrameMetrics, threshold_name
 from seqbench_plugins.tasks.nowcasting.views import FlattenedFrames, save_sequence_png
 
