@@ -15,15 +15,17 @@ published / reference-code figures; where seqbench's count differs, ``note`` say
 * PredRNN (23.84 M): 4 ST-LSTM layers x 128, 5x5 kernels, 4x4 patches: the same layout.
 * DCRNN (372,353): 207 sensors, K = 2 random-walk hops each way, 2 layers x 64, input 2.
 * TrajGRU (12,753,909 in the HKO-7 reference code, Shi et al. 2017 / its PyTorch port,
-  counted from its layer list; 11,604,373 here): the same three stages -- 7x7/5 stem to 8
+  counted from its layer list; 12,542,485 here): the same three stages -- 7x7/5 stem to 8
   channels, TrajGRU 64, 5x5/3 conv to 192, TrajGRU 192, 3x3/2 conv, TrajGRU 192; deconvs
   4/2, 5/3, 7/5 + 3x3 and 1x1 convs back; L = 13 / 13 / 9 in the encoder and 9 / 13 / 13 in
   the forecaster (finest first), flow network 32 channels of 5x5 -- on 240x240 frames
-  (sides 48 / 16 / 8 instead of 96 / 32 / 16 at 480x480), 5 -> 20. The 1,149,536 missing
-  are the reference's input-to-state and input-to-flow convs of the top forecaster cell,
-  which it builds but never calls (that cell has no input). Also different, without
-  changing the count: the flow conv starts at zero here (the PyTorch default there), and
-  the warp uses align_corners=True and +flow where the reference samples at -flow.
+  (sides 48 / 16 / 8 instead of 96 / 32 / 16 at 480x480), 5 -> 20. The 211,424 fewer are
+  1,149,536 the reference builds but never calls (the input-to-state and input-to-flow convs
+  of the top forecaster cell, which has no input) less 938,112 it lacks: its deconv out of
+  level 2 maps 192 -> 64 channels and level 1's forecaster cell reads 64, where the
+  authors' MXNet code (and seqbench) keep 192 (``upsample num_filter = NUM_FILTER[i + 1]``).
+  Also different, without changing the count: the flow conv starts at zero here (the
+  PyTorch default there), and the warp uses align_corners=True and +flow where the reference samples at -flow.
 * RU-LSTM (19.4 M for one branch, Furnari & Farinella 2019, reference code ``RULSTM``:
   1024-d RGB features, hidden 1024, 2513 EPIC-55 actions, 14 steps, batch 128): 19,369,425
   here -- rolling and unrolling LSTMs of 8,396,800 each and the 1024 -> 2513 classifier;

@@ -16,7 +16,8 @@ RNN_n -> deconv -> ... -> RNN_1 -> output head, once per future frame. Two layou
   the side; the head is a 3x3 conv then depth-to-space.
 * ``ConvRNNConfig.strided``: Shi 2017's HKO-7 layout, one ``Resample`` per level (the stem
   conv, then each conv between levels, with its own kernel, stride and channels) mirrored
-  by transposed convs in the forecaster; the head is deconv + 3x3 conv + 1x1 conv.
+  by transposed convs that keep the channels of the level they leave, as the authors'
+  code does; the head is deconv + 3x3 conv + 1x1 conv.
 """
 
 from __future__ import annotations
@@ -73,8 +74,13 @@ class ConvRNNConfig:
 SIZES: dict[Preset, ConvRNNConfig] = {
     "smoke": ConvRNNConfig(hidden=(8, 8), base=8, kernel=5, stem=8, links=5, flow_hidden=4),
     "quick": ConvRNNConfig(hidden=(16, 32, 32), base=16, kernel=5, stem=16, links=13, flow_hidden=8),
-    # Shi 2017 MovingMNIST++ sizes (64 / 96 / 96 channels, L = 13, 5x5 kernels).
-    "paper": ConvRNNConfig(hidden=(64, 96, 96), base=32, kernel=5, stem=16, links=13, flow_hidden=32),
+    # Shi 2017's MovingMNIST++ network (the authors' trajgru_1_64_1_96_1_96_L13 /
+    # convgru_1_64_1_96_1_96_K5 configurations): 3x3 stem to 16 channels, 64 / 96 / 96 states
+    # on 64 / 32 / 16 grids, 3x3/2 convs down and 4x4/2 deconvs up, 5x5 state-to-state
+    # kernels, L = 13, 32-channel flow network. 4.00 M (TrajGRU) and 4.77 M (ConvGRU)
+    # parameters, as in the paper's Table 1.
+    "paper": ConvRNNConfig(hidden=(64, 96, 96), base=0, kernel=5, stem=0, links=13, flow_hidden=32,
+                           strided=(Resample(16, 3, 1, 1), Resample(96, 3, 2, 1, 4), Resample(96, 3, 2, 1, 4))),
 }
 
 
@@ -189,8 +195,9 @@ class EncoderForecaster(nn.Module):
         resamples = strided or (Resample(config.stem, 3, 1, 1), *(Resample(h, 3, 2, 1, 4) for h in hid[:-1]))
         self.sides = sides = level_sides(problem, self.patch, resamples)
         # Input channels of each level's forecaster cell (the top one has no input): the
-        # default deconvs keep the channels; HKO-7's bring them back to the level's hidden.
-        forecaster_in = (*(hid[:-1] if strided else hid[1:]), 0)
+        # deconv out of level i + 1 keeps that level's channels, in both layouts (the authors'
+        # HKO-7 code: upsample num_filter = NUM_FILTER[i + 1], not NUM_FILTER[i]).
+        forecaster_in = (*hid[1:], 0)
         # Modules are made in the same order as before the strided layout existed, so a
         # seeded default-layout model still starts from the same weights.
         self.stem = nn.Sequential(resamples[0].conv(c), _act())

@@ -34,6 +34,9 @@ import torch.nn.functional as F
 # pixel = (dBZ + 10) / 70 so that pixel values in [0, 1] cover -10 .. 60 dBZ.
 ZR_A, ZR_B = 58.53, 1.56
 GENERATOR_VERSION = 2  # part of the cache key: bump whenever a generator's output changes
+# MovingMNIST++ has its own key so that fixing it leaves the other caches valid.
+# 3: the authors' dynamics (rotation up to 30 degrees per frame, oscillating scale and light).
+PLUS_PLUS_VERSION = 3
 
 
 def pixel_to_rainrate(pixel: torch.Tensor) -> torch.Tensor:
@@ -92,42 +95,46 @@ def _bounce(start: torch.Tensor, velocity: torch.Tensor, frames: int,
     return low.unsqueeze(2) + torch.where(folded > span, 2 * span - folded, folded)
 
 
+@dataclass(frozen=True)
+class DigitMotion:
+    """What ``moving_digits`` draws: bank index (N*D,), angle in radians, scale and brightness
+    (N, D, T) and centre in pixels (N, D, T, 2), x then y."""
+
+    which: torch.Tensor
+    angle: torch.Tensor
+    scale: torch.Tensor
+    light: torch.Tensor
+    centre: torch.Tensor
+
+
+def digit_motion(config: DigitsConfig, seed: int) -> DigitMotion:
+    """The random draws behind ``moving_digits(config, seed)`` (exposed so tests can check them)."""
+    g = _rng(seed, f"digits:{config}")
+    n, d, t, s = config.count, config.num_digits, config.frames, config.size
+    which = torch.randint(len(_digit_bank()), (n * d,), generator=g)
+    if config.plus_plus:
+        return DigitMotion(which, *_plus_plus_motion(config, g))
+    half = config.digit_size / 2
+    low, high = torch.full((n, d, 2), float(half)), torch.full((n, d, 2), s - float(half))
+    start = low + (high - low) * torch.rand(n, d, 2, generator=g)
+    theta = torch.rand(n, d, generator=g) * 2 * math.pi
+    speed = config.max_speed * (0.5 + 0.5 * torch.rand(n, d, generator=g))
+    velocity = torch.stack([torch.cos(theta), torch.sin(theta)], -1) * speed.unsqueeze(-1)
+    centre = _bounce(start, velocity, t, low, high)
+    return DigitMotion(which, torch.zeros(n, d, t), torch.ones(n, d, t), torch.ones(n, d, t), centre)
+
+
 def moving_digits(config: DigitsConfig, seed: int) -> torch.Tensor:
     """(N, T, 1, S, S) uint8 sequences of bouncing digits, composited with max as Moving MNIST."""
-    g = _rng(seed, f"digits:{config}")
     n, d, t, s = config.count, config.num_digits, config.frames, config.size
     # A blank 1-pixel border first (some 8x8 digits touch their edge; rotated, that edge
     # would show as a hard square), then bilinear upscaling so strokes are as soft as MNIST's.
     bank = F.pad(_digit_bank(), (1, 1, 1, 1))
     bank = F.interpolate(bank, size=(config.digit_size, config.digit_size), mode="bilinear", align_corners=False)
     bank = (bank / bank.amax(dim=(2, 3), keepdim=True).clamp_min(1e-6)).clamp(0, 1)
-    which = torch.randint(len(bank), (n * d,), generator=g)
-    digits = bank[which]  # (N*D, 1, ds, ds)
-    if config.plus_plus:
-        # Shi 2017 gives each digit a rotation, scale and illumination that change over
-        # time; here a constant angular speed, a log-linear scale drift and a linear
-        # brightness drift, each bounded so that digits stay visible and inside the canvas.
-        angle0 = (torch.rand(n, d, 1, generator=g) * 2 - 1) * math.pi / 6
-        omega = (torch.rand(n, d, 1, generator=g) * 2 - 1) * math.pi / 30
-        scale0 = 0.8 + 0.3 * torch.rand(n, d, 1, generator=g)
-        dscale = (torch.rand(n, d, 1, generator=g) * 2 - 1) * 0.02
-        light0 = 0.6 + 0.4 * torch.rand(n, d, 1, generator=g)
-        dlight = (torch.rand(n, d, 1, generator=g) * 2 - 1) * 0.04
-        steps = torch.arange(t, dtype=torch.float32).view(1, 1, t)
-        angle = angle0 + omega * steps
-        scale = (scale0 * torch.exp(dscale * steps)).clamp(0.6, 1.3)
-        light = (light0 + dlight * steps).clamp(0.3, 1.0)
-    else:
-        angle = torch.zeros(n, d, t)
-        scale = torch.ones(n, d, t)
-        light = torch.ones(n, d, t)
-    half = config.digit_size / 2 * scale.amax()
-    low, high = torch.full((n, d, 2), float(half)), torch.full((n, d, 2), s - float(half))
-    start = low + (high - low) * torch.rand(n, d, 2, generator=g)
-    theta = torch.rand(n, d, generator=g) * 2 * math.pi
-    speed = config.max_speed * (0.5 + 0.5 * torch.rand(n, d, generator=g))
-    velocity = torch.stack([torch.cos(theta), torch.sin(theta)], -1) * speed.unsqueeze(-1)
-    centre = _bounce(start, velocity, t, low, high)  # (N, D, T, 2) in pixels (x, y)
+    motion = digit_motion(config, seed)
+    digits = bank[motion.which]  # (N*D, 1, ds, ds)
+    angle, scale, light, centre = motion.angle, motion.scale, motion.light, motion.centre
     # Inverse affine map canvas -> digit coordinates, in grid_sample's normalised units.
     cos, sin = torch.cos(angle), torch.sin(angle)
     k = s / (config.digit_size * scale)  # canvas units per digit unit
@@ -146,6 +153,48 @@ def moving_digits(config: DigitsConfig, seed: int) -> torch.Tensor:
         return (frames.clamp(0, 1) * 255).round().to(torch.uint8).unsqueeze(2)
 
     return _in_chunks(n, render)
+
+
+# MovingMNIST++ (Shi et al. 2017, section 5.1 and the authors' MovingMNISTAdvancedIterator,
+# configuration trajgru_1_64_1_96_1_96_L13.yml): per digit, a speed in [0, 3.6] pixels per
+# frame (on 64x64) in a uniform direction, an angular velocity in [-30, 30] degrees per frame
+# and a scale factor in [1/1.1, 1.1] applied per frame; one illumination factor in [0.6, 1]
+# per sequence. Scale and illumination change direction every 5 frames (frames 1-4 divide the
+# scale by the factor and multiply the brightness by it, frames 5-9 the reverse, and so on),
+# so both oscillate; frame 0 is the upright digit at scale 1 and full brightness.
+PP_SPEED = 3.6  # pixels per frame on a 64-pixel canvas
+PP_ROTATION = 30.0  # degrees per frame, either way
+PP_SCALE = 1.1  # per-frame scale factor in [1 / PP_SCALE, PP_SCALE]
+PP_LIGHT = (0.6, 1.0)  # per-frame illumination factor
+PP_PERIOD = 5  # frames between reversals of scaling and illumination
+PP_MARGIN = 10 / 64  # digit centres stay this fraction of the side from the border
+
+
+def plus_plus_exponent(frames: int) -> torch.Tensor:
+    """(T,) power of the per-frame scale factor at each frame: 0, -1 .. -4, -3 .. 1, 0 .. -4, -3 .. 1, ..."""
+    step = torch.tensor([0.0] + [2.0 * ((i // PP_PERIOD) % 2) - 1 for i in range(1, frames)])
+    return torch.cumsum(step, 0)
+
+
+def _plus_plus_motion(config: DigitsConfig, g: torch.Generator
+                      ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Angle (radians), scale, brightness (N, D, T) and centre (N, D, T, 2) of MovingMNIST++."""
+    n, d, t, s = config.count, config.num_digits, config.frames, config.size
+    omega = (torch.rand(n, d, 1, generator=g) * 2 - 1) * math.radians(PP_ROTATION)
+    log_factor = (torch.rand(n, d, 1, generator=g) * 2 - 1) * math.log(PP_SCALE)
+    light_factor = PP_LIGHT[0] + (PP_LIGHT[1] - PP_LIGHT[0]) * torch.rand(n, 1, 1, generator=g)
+    exponent = plus_plus_exponent(t).view(1, 1, t)
+    angle = omega * torch.arange(t, dtype=torch.float32).view(1, 1, t)
+    scale = torch.exp(log_factor * exponent)
+    # Brightness moves opposite to the scale's exponent; above 1 the uint8 frames saturate.
+    light = torch.pow(light_factor, -exponent).expand(n, d, t)
+    margin = s * PP_MARGIN
+    low, high = torch.full((n, d, 2), margin), torch.full((n, d, 2), s - margin)
+    start = low + (high - low) * torch.rand(n, d, 2, generator=g)
+    theta = torch.rand(n, d, generator=g) * 2 * math.pi
+    speed = config.max_speed * torch.rand(n, d, generator=g)
+    velocity = torch.stack([torch.cos(theta), torch.sin(theta)], -1) * speed.unsqueeze(-1)
+    return angle, scale, light, _bounce(start, velocity, t, low, high)
 
 
 def _in_chunks(n: int, render: Callable[[slice], torch.Tensor], size: int = 64) -> torch.Tensor:
@@ -210,7 +259,8 @@ def cached(kind: str, config: DigitsConfig | RadarConfig, seed: int,
     """``make()``, cached under ~/.cache/seqbench keyed by the config (large sets only), written atomically."""
     if config.count < min_count:
         return make()
-    text = json.dumps([kind, GENERATOR_VERSION, asdict(config), seed], sort_keys=True)
+    version = PLUS_PLUS_VERSION if isinstance(config, DigitsConfig) and config.plus_plus else GENERATOR_VERSION
+    text = json.dumps([kind, version, asdict(config), seed], sort_keys=True)
     key = hashlib.sha256(text.encode()).hexdigest()[:16]
     root = Path(os.environ.get("SEQBENCH_CACHE", Path.home() / ".cache" / "seqbench"))
     path = root / f"nowcast-{kind}-{key}.npy"
