@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -76,22 +77,31 @@ def permutation(length: int) -> np.ndarray:
     return np.random.default_rng(PERMUTATION_SEED).permutation(length)
 
 
+@functools.cache
+def _digits() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's digits (N, 8, 8) scaled to [0, 1] and labels, read once per process."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    pixels, labels = digits.images.astype(np.float32) / 16.0, digits.target.astype(np.int64)
+    pixels.flags.writeable = labels.flags.writeable = False  # shared by every caller
+    return pixels, labels
+
+
 def digit_sequences(side: int, permuted: bool) -> tuple[torch.Tensor, torch.Tensor]:
     """All 1,797 digits as pixel sequences: inputs (N, side^2, 1) in [0, 1], labels (N,) int64.
 
     ``side`` 8 keeps the native images; any other side upsamples them bilinearly (28: MNIST's
     784 steps). Rows are read left to right, top to bottom, then permuted if asked.
     """
-    from sklearn.datasets import load_digits
-
-    digits = load_digits()
-    images = torch.from_numpy(digits.images.astype(np.float32) / 16.0).unsqueeze(1)  # (N, 1, 8, 8)
+    pixels, labels = _digits()
+    images = torch.tensor(pixels).unsqueeze(1)  # (N, 1, 8, 8), a copy: the cached arrays stay read-only
     if side != images.shape[-1]:
         images = F.interpolate(images, size=(side, side), mode="bilinear", align_corners=False).clamp(0.0, 1.0)
     x = images.flatten(1)
     if permuted:
         x = x[:, torch.from_numpy(permutation(side * side))]
-    return x.unsqueeze(-1).contiguous(), torch.from_numpy(digits.target.astype(np.int64))
+    return x.unsqueeze(-1).contiguous(), torch.tensor(labels)
 
 
 def split(n: int, sizes: tuple[int, int, int], seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
