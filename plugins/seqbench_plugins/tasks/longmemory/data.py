@@ -4,7 +4,8 @@
   ``T`` steps of depth 2, the first channel uniform in [0, 1], the second zero except for two
   distinct positions marked 1, drawn uniformly over the whole sequence; the target is the sum
   of the two marked values. Predicting 1 (the target's mean) scores its variance, the variance
-  of the sum of two independent U(0, 1) values: 2 / 12 = 1/6 ~ 0.167 (Table 1's LSTM: 0.164).
+  of the sum of two independent U(0, 1) values: 2 / 12 = 1/6 ~ 0.167 (Table 1's LSTM: 0.164;
+  the paper's text says "about 0.1767", which the derivation does not give).
 * Copy memory (the paper's protocol): ``T + 20`` steps; the first 10 are symbols drawn from
   1..8, then ``T - 1`` blanks (0), then 11 delimiters (9). The target is 0 everywhere except
   the last 10 steps, which repeat the first 10 symbols. The paper's loss is the cross-entropy
