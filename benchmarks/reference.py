@@ -71,7 +71,8 @@ def _tcn(channels: int, levels: int, kernel: int, inputs: int, outputs: int, len
         from seqbench_plugins.models.tcn import TCN, TCNConfig
 
         config = TCNConfig(channels=channels, levels=levels, kernel=kernel, dropout=0.0)
-        return SeqRegressor(TCN(SeqProblem(inputs, length), config), outputs)
+        # memory = the whole sequence: the paper's 8 levels already cover it, so none is added
+        return SeqRegressor(TCN(SeqProblem(inputs, length, memory=length), config), outputs)
 
     return build
 

@@ -31,7 +31,9 @@ BUILTIN_PLUGINS = (
         "rnn", "tcn", "transformer", "hmm", "ngram", "convrnn", "trajgru", "predrnn", "nowcast_baselines",
         "dcrnn", "stgcn", "traffic_baselines", "drnn", "sim", "group_baselines", "rulstm", "anticipation_baselines",
     )),
-    *(f"seqbench_plugins.tasks.{t}" for t in ("language", "nowcasting", "traffic", "trees", "group", "anticipation")),
+    *(f"seqbench_plugins.tasks.{t}" for t in (
+        "language", "nowcasting", "traffic", "trees", "group", "anticipation", "longmemory",
+    )),
     "seqbench.reporters.leaderboard",
     "seqbench.reporters.pareto",
     "seqbench.reporters.html",

@@ -60,10 +60,18 @@ ALL = (CAUSAL_SEQ, TOKENS, FRAMES, GRAPH, MULTIMODAL, PERSONS, TREE)
 
 @dataclass(frozen=True)
 class SeqProblem:
-    """Problem for ``CAUSAL_SEQ`` backbones: feature size in, longest sequence seen."""
+    """Problem for ``CAUSAL_SEQ`` backbones: feature size in, longest sequence seen, and how far
+    back the task needs to see.
+
+    ``memory`` is the number of inputs (the current one included) that some output must see for
+    the task to be solvable: the whole sequence for the adding problem, ``T + 11`` for copy
+    memory (Bai et al. 2018). A backbone with a bounded context (a TCN's receptive field) may
+    grow to cover it; 0 means the task states no such span.
+    """
 
     input_size: int
     max_len: int
+    memory: int = 0
 
 
 @dataclass(frozen=True)

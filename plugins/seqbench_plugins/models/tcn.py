@@ -5,6 +5,14 @@ networks for sequence modeling", arXiv:1803.01271, 2018. Each residual block is 
 (weight-normalised dilated causal conv -> ReLU -> dropout) layers plus a 1x1 convolution
 on the skip path when the width changes; dilation doubles per block, so the receptive
 field is 1 + 2 (k - 1) (2^L - 1). Declares ``CAUSAL_SEQ``.
+
+The paper sizes each task's TCN so that its receptive field covers the span the task needs
+(8 levels for copy memory at T = 1000 and the adding problem at T = 600). Here the preset
+fixes channels and kernel, and ``levels`` is a minimum: when the task states how far back
+it needs to see (``SeqProblem.memory``), the TCN adds levels, each doubling the dilation,
+until the receptive field covers it (``levels_for``). The paper's own configurations
+already cover their tasks, so their parameter counts do not change (12,530 for copy
+memory, 96,001 for adding; ``benchmarks/reference.py``).
 """
 
 from __future__ import annotations
@@ -33,6 +41,18 @@ SIZES: dict[Preset, TCNConfig] = {
     "quick": TCNConfig(channels=96, levels=4, kernel=3, dropout=0.1),  # receptive field 1 + 2 (3 - 1)(2^4 - 1) = 61
     "paper": TCNConfig(channels=450, levels=3, kernel=3, dropout=0.1),  # Bai et al., char-level PTB
 }
+
+
+def receptive_field(kernel: int, levels: int) -> int:
+    """Inputs an output sees: two convolutions per level, dilation 2^i at level i."""
+    return 1 + 2 * (kernel - 1) * (2**levels - 1)
+
+
+def levels_for(memory: int, kernel: int, levels: int) -> int:
+    """The fewest levels, at least ``levels``, whose receptive field covers ``memory`` inputs."""
+    while receptive_field(kernel, levels) < memory:
+        levels += 1
+    return levels
 
 
 class CausalConv(nn.Module):
@@ -71,10 +91,12 @@ class TCN(nn.Module):
 
     def __init__(self, problem: SeqProblem, config: TCNConfig) -> None:
         super().__init__()
-        widths = [problem.input_size] + [config.channels] * config.levels
+        levels = levels_for(problem.memory, config.kernel, config.levels)
+        widths = [problem.input_size] + [config.channels] * levels
         self.blocks = nn.Sequential(*(
-            TemporalBlock(widths[i], widths[i + 1], config.kernel, 2**i, config.dropout) for i in range(config.levels)
+            TemporalBlock(widths[i], widths[i + 1], config.kernel, 2**i, config.dropout) for i in range(levels)
         ))
+        self.receptive_field = receptive_field(config.kernel, levels)
         self.output_size = config.channels
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
