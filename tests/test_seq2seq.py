@@ -3,6 +3,7 @@ scheduled-sampling schedule it shares with DCRNN (Bengio et al. 2015)."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 
@@ -163,7 +164,7 @@ def test_schedule_values() -> None:
     assert s.truth_probability(0) == pytest.approx(k / (k + 1))
     assert s.truth_probability(round(k * math.log(k))) == pytest.approx(0.5, abs=0.02)  # eps = 1/2 at i = k ln k
     values = [s.truth_probability(i) for i in range(0, 1000, 50)]
-    assert all(a > b for a, b in zip(values, values[1:], strict=False))
+    assert all(a > b for a, b in itertools.pairwise(values))
     assert InverseSigmoid(2.0).truth_probability(10**6) == 0.0  # exp would overflow: the limit is 0
     with pytest.raises(ValueError, match=">= 1"):
         InverseSigmoid(0.5)
