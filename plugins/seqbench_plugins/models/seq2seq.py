@@ -65,7 +65,7 @@ class Seq2SeqConfig:
 
 def config(preset: Preset, beam: int) -> Seq2SeqConfig:
     # tree k: truth fed ~90% of the time halfway through quick's 1200 steps, ~33% at the end.
-    embed, hidden, tree_k, graph_k = {"smoke": (16, 16, 2.0, 2.0), "quick": (64, 128, 200.0, 30.0),
+    embed, hidden, tree_k, graph_k = {"smoke": (16, 16, 2.0, 2.0), "quick": (64, 64, 200.0, 30.0),
                                       "paper": (128, 256, 3500.0, 2000.0)}[preset]
     return Seq2SeqConfig(embed, hidden, beam, 1.0, InverseSigmoid(tree_k), InverseSigmoid(graph_k))
 
