@@ -3,6 +3,7 @@ scheduled-sampling schedule it shares with DCRNN (Bengio et al. 2015)."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import math
@@ -17,7 +18,7 @@ from seqbench_plugins.models.seq2seq_decode import beam_search, greedy
 from seqbench_plugins.models.seq2seq_layers import AdditiveAttention, Encoder
 from seqbench_plugins.tasks.trees.batch import JointVocab, collate, encode
 
-from seqbench.manager import get_registry
+from seqbench.manager import get_registry, validate_model
 from seqbench.plan import make_plan
 from seqbench.signatures import GraphProblem, TreeProblem
 from seqbench.trees import Tree
@@ -221,3 +222,10 @@ def test_decoding_strategy_lands_in_the_job_config() -> None:
     assert not skipped
     traffic = make_plan(registry, ["seq2seq-greedy"], ["traffic-metr-la"], ["cpu"], [0], "smoke")
     assert not traffic.jobs  # greedy = beam search on real-valued outputs: never a duplicate job
+
+
+def test_a_model_config_that_does_not_serialise_is_refused() -> None:
+    good = get_registry().model("seq2seq")
+    validate_model(good)
+    with pytest.raises(TypeError, match="config"):
+        validate_model(dataclasses.replace(good, config=lambda preset: {"beam": object()}))
