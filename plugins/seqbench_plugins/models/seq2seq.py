@@ -15,12 +15,14 @@ Where it applies:
 Training feeds the decoder the ground truth with the inverse-sigmoid probability of scheduled
 sampling (Bengio et al. NeurIPS 2015, :mod:`.scheduled_sampling`), else its own previous output:
 a token sampled from its distribution (trees, one coin per token, as Bengio et al.) or its
-prediction (traffic, one coin per step for the batch, as DCRNN). Evaluation never sees targets.
+prediction (traffic, one coin per step for the batch, as DCRNN). Decoding never sees targets.
 
-Not for nowcasting: a frame sequence would be read pixel by pixel (a 2015 encoder-decoder has no
-spatial structure; the ConvLSTM paper's FC-LSTM row is that baseline) and attention over 5 input
-frames of 4096+ pixels each buys nothing that the convolutional recurrent models lack, at a cost
-per pixel-sequence that would dominate the quick budget.
+Not for nowcasting (it does not make sense cheaply): a frame sequence would be read either as
+whole flattened frames (the fully connected encoder-decoder, FC-LSTM, that Shi et al. 2015 show
+the convolutional recurrent models beat) or pixel by pixel (no spatial context at all, and one
+decoder run per pixel would dominate the quick budget); attention over a handful of input
+frames adds nothing the convolutional recurrent models lack, and beam search has no tokens to
+search over.
 
 The config (beam, length penalty, schedules, and the decoding strategy in words) is recorded in
 every job's config through ``ModelSpec.config``.
