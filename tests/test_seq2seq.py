@@ -157,6 +157,9 @@ def test_tree_nll_is_teacher_forced_in_eval_and_scheduled_in_training() -> None:
     model(batch).sum().backward()
     assert int(model.steps_seen) == 1
     assert all(p.grad is not None for p in (model.head.weight, model.decoder.attention.key.weight))
+    model.steps_seen.fill_(1000)  # late in the schedule (k = 2 at smoke): the model is fed its own samples
+    with torch.no_grad():
+        assert not torch.allclose(model(batch), model.eval()(batch))
 
 
 def test_schedule_values() -> None:
