@@ -29,7 +29,8 @@ ENTRY_POINT_GROUP = "seqbench"
 BUILTIN_PLUGINS = (
     *(f"seqbench_plugins.models.{m}" for m in (
         "rnn", "tcn", "transformer", "hmm", "ngram", "convrnn", "trajgru", "predrnn", "nowcast_baselines",
-        "dcrnn", "stgcn", "traffic_baselines", "drnn", "sim", "group_baselines", "rulstm", "anticipation_baselines",
+        "dcrnn", "stgcn", "traffic_baselines", "drnn", "seq2seq", "sim", "group_baselines", "rulstm",
+        "anticipation_baselines",
     )),
     *(f"seqbench_plugins.tasks.{t}" for t in (
         "language", "nowcasting", "traffic", "trees", "group", "anticipation", "longmemory",
@@ -116,6 +117,13 @@ def validate_model(spec: Any) -> None:
     _validate_common(spec.name, spec.signatures, "signatures")
     if not callable(spec.build):
         raise TypeError(f"model {spec.name!r}: build is not callable")
+    if spec.config is not None:
+        for preset in PRESETS:  # a config must serialise, or no job of the model could be planned
+            try:
+                spec.config_json(preset)
+            except (TypeError, ValueError, KeyError) as exc:
+                raise TypeError(f"model {spec.name!r}: config({preset!r}) must return a dataclass of "
+                                f"JSON values: {exc}") from exc
 
 
 def validate_task(spec: Any) -> None:

@@ -128,7 +128,7 @@ def make_plan(
             for device in devices:
                 for seed in seeds:
                     job = JobConfig(model_name, task_name, device, seed, preset, budget, model.lr or budget.lr,
-                                    options, tuple(sorted(data.items())))
+                                    options, tuple(sorted(data.items())), model.config_json(preset))
                     reason = device_reasons[device]
                     if reason:
                         skipped.append(Skipped(model_name, task_name, reason, device, seed, job))

@@ -72,6 +72,11 @@ class ModelSpec:
     baseline: bool = False
     lr: float | None = None  # overrides the task's learning rate, recorded in the config
     tags: tuple[str, ...] = ()
+    config: Callable[[Preset], Any] | None = None  # the model's config dataclass per preset, recorded per job
+
+    def config_json(self, preset: Preset) -> str:
+        """``config(preset)`` as sorted JSON (``""`` without one): ``JobConfig.model_config``."""
+        return "" if self.config is None else json.dumps(asdict(self.config(preset)), sort_keys=True)
 
 
 def always_available(data: Mapping[str, str]) -> str | None:
@@ -141,9 +146,15 @@ class JobConfig:
     lr: float
     options: RunOptions = RunOptions()
     data: tuple[tuple[str, str], ...] = ()
+    model_config: str = ""  # JSON of the model's config (ModelSpec.config), "" when it declares none
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        # Left out when empty, so that the hashes of models without a config stay what they were.
+        model_config = d.pop("model_config")
+        if model_config:
+            d["model_config"] = json.loads(model_config)
+        return d
 
     def hash(self) -> str:
         text = json.dumps(self.to_dict(), sort_keys=True)

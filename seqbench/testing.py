@@ -82,7 +82,7 @@ def run_pair(
     model_spec, task_spec = registry.model(model), registry.task(task)
     budget = task_spec.budgets[preset]
     config = JobConfig(model, task, device, seed, preset, budget, model_spec.lr or budget.lr,
-                       RunOptions(measure=measure))
+                       RunOptions(measure=measure), model_config=model_spec.config_json(preset))
     return run_job(config, model_spec, task_spec, artifacts_dir)
 
 

@@ -6,13 +6,12 @@ sum_k theta_k,f (D_O^-1 W)^k X + theta_k,b (D_I^-1 W^T)^k X. It replaces the mat
 products inside GRU gates (DCGRU); an encoder of stacked DCGRUs reads 12 steps, a decoder
 started from its states emits 12, fed back its own previous output. Training feeds the
 ground truth instead with probability tau / (tau + exp(i / tau)) at training step i
-(scheduled sampling, inverse-sigmoid decay); the module counts its own steps.
+(scheduled sampling, inverse-sigmoid decay, :mod:`.scheduled_sampling`); the module counts its own steps.
 Everything runs node-major, (N, B, C), so each graph product is one sparse matmul.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
@@ -21,6 +20,7 @@ from torch import nn
 from seqbench import hookimpl
 from seqbench.signatures import GRAPH, GraphProblem
 from seqbench.specs import ModelSpec, Preset
+from seqbench_plugins.models.scheduled_sampling import InverseSigmoid, feed_truth
 from seqbench_plugins.models.traffic_graph import check_adjacency, node_product, random_walk, to_sparse
 
 
@@ -109,15 +109,14 @@ class DCRNN(nn.Module):
             self._stack(self.encoder, x[step], states)
         truth = targets.permute(1, 2, 0, 3) if targets is not None and self.training else None
         if truth is not None:
-            tau = self.config.decay
-            p_truth = tau / (tau + math.exp(int(self.steps_seen) / tau))
+            p_truth = InverseSigmoid(self.config.decay).truth_probability(int(self.steps_seen))
             self.steps_seen += 1
         step_in = x.new_zeros(n, b, p.out_features)  # GO symbol
         outputs = []
         for step in range(p.out_steps):
             out = self.project(self._stack(self.decoder, step_in, states))
             outputs.append(out)
-            use_truth = truth is not None and torch.rand(()).item() < p_truth
+            use_truth = truth is not None and feed_truth(p_truth)
             step_in = truth[step] if truth is not None and use_truth else out
         return torch.stack(outputs).permute(2, 0, 1, 3)  # (B, T_out, N, F_out)
 
