@@ -20,7 +20,7 @@ torchmetrics has none of these (its F1 scores class labels, not bags of tree nod
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -73,7 +73,7 @@ class TreeScores:
     exact: int = 0
     size_error: float = 0.0
     ted: float = 0.0
-    macro: Counter[str] = field(default_factory=Counter)  # per-tree precision / recall, summed
+    macro: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))  # per-tree P / R, summed
 
     def update(self, predictions: Iterable[Tree], golds: Iterable[Tree]) -> None:
         for pred, gold in zip(predictions, golds, strict=True):
@@ -83,9 +83,9 @@ class TreeScores:
                 self.matched[kind] += sum((pb & gb).values())  # type: ignore[operator]
                 self.predicted[kind] += sum(pb.values())
                 self.gold[kind] += sum(gb.values())
-            bags = (("node", node_bag), ("edge", edge_bag), ("edge_parent", parent_bag))
-            for kind, bag in bags:
-                p, r = per_tree(bag(pred), bag(gold))
+            per = {"node": per_tree(node_bag(pred), node_bag(gold)), "edge": per_tree(edge_bag(pred), edge_bag(gold)),
+                   "edge_parent": per_tree(parent_bag(pred), parent_bag(gold))}
+            for kind, (p, r) in per.items():
                 self.macro[f"{kind}_p"] += p
                 self.macro[f"{kind}_r"] += r
             self.trees += 1

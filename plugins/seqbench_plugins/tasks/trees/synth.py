@@ -99,7 +99,7 @@ class Grammar:
 def label_names(config: SynthConfig) -> list[str]:
     v = config.vocab
     names = list(string.ascii_lowercase[:v]) if v <= 26 else [f"l{i}" for i in range(v)]
-    return names + ["ROOT"] if config.root_label else names
+    return [*names, "ROOT"] if config.root_label else names
 
 
 def sample_split(grammar: Grammar, n: int, rng: np.random.Generator) -> tuple[list[Tree], int]:
