@@ -3,20 +3,33 @@ doubly-recurrent neural networks", ICLR 2017: node and edge retrieval, plus exac
 tree size error and the Zhang-Shasha tree edit distance (``zss``, unit costs).
 
 Node retrieval compares the multisets of labels of the predicted and gold trees; edge retrieval
-the multisets of (parent label -> child label) pairs. Precision and recall are micro-averaged
-over the split (matches summed over trees, divided by predicted / gold totals), F1 from them.
+the multisets of (parent label -> child label) pairs. Two averages over a split:
+
+* ``node_f1`` / ``edge_f1`` (and their precision / recall): micro, matches summed over trees and
+  divided by the predicted / gold totals.
+* ``node_macro_f1`` / ``edge_macro_f1``: as the authors' released evaluation (dmelis/drnn,
+  ``utils/evaluation.lua``, which prints "Macro-F1"): precision and recall per tree (an empty
+  predicted bag has precision 1, an empty gold bag recall 1, as there), each averaged over the
+  trees, then F1 of the two averages (not the mean of per-tree F1s).
+* ``edge_parent_macro_f1``: the same average over the released code's *edge* definition, which
+  keeps only the parent's label ("p ->" once per child; the child's label is commented out in
+  ``Tree:edges_table_lexical_order``), so it is more lenient than ``edge_macro_f1``.
+
 torchmetrics has none of these (its F1 scores class labels, not bags of tree nodes or edges).
 """
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import zss
 
 from seqbench.trees import Tree
+
+K = TypeVar("K")
 
 
 def node_bag(tree: Tree) -> Counter[int]:
@@ -25,6 +38,18 @@ def node_bag(tree: Tree) -> Counter[int]:
 
 def edge_bag(tree: Tree) -> Counter[tuple[int, int]]:
     return Counter((p.label, n.label) for n, p, _, _ in tree.preorder() if p is not None)
+
+
+def parent_bag(tree: Tree) -> Counter[int]:
+    """Edges as the released DRNN code matches them: the parent's label, once per child."""
+    return Counter(p.label for _, p, _, _ in tree.preorder() if p is not None)
+
+
+def per_tree(pred: Counter[K], gold: Counter[K]) -> tuple[float, float]:
+    """Precision and recall of one tree's bag, with the released code's empty-bag conventions."""
+    matched = sum((pred & gold).values())
+    n_pred, n_gold = sum(pred.values()), sum(gold.values())
+    return (matched / n_pred if n_pred else 1.0), (matched / n_gold if n_gold else 1.0)
 
 
 def edit_distance(a: Tree, b: Tree) -> int:
@@ -48,6 +73,7 @@ class TreeScores:
     exact: int = 0
     size_error: float = 0.0
     ted: float = 0.0
+    macro: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))  # per-tree P / R, summed
 
     def update(self, predictions: Iterable[Tree], golds: Iterable[Tree]) -> None:
         for pred, gold in zip(predictions, golds, strict=True):
@@ -57,6 +83,11 @@ class TreeScores:
                 self.matched[kind] += sum((pb & gb).values())  # type: ignore[operator]
                 self.predicted[kind] += sum(pb.values())
                 self.gold[kind] += sum(gb.values())
+            per = {"node": per_tree(node_bag(pred), node_bag(gold)), "edge": per_tree(edge_bag(pred), edge_bag(gold)),
+                   "edge_parent": per_tree(parent_bag(pred), parent_bag(gold))}
+            for kind, (p, r) in per.items():
+                self.macro[f"{kind}_p"] += p
+                self.macro[f"{kind}_r"] += r
             self.trees += 1
             self.exact += int(pred == gold)
             self.size_error += abs(pred.size() - gold.size())
@@ -70,6 +101,8 @@ class TreeScores:
             p = self.matched[kind] / self.predicted[kind] if self.predicted[kind] else 0.0
             r = self.matched[kind] / self.gold[kind] if self.gold[kind] else 0.0
             out.update({f"{kind}_precision": p, f"{kind}_recall": r, f"{kind}_f1": _f1(p, r)})
+        for kind in ("node", "edge", "edge_parent"):
+            out[f"{kind}_macro_f1"] = _f1(self.macro[f"{kind}_p"] / self.trees, self.macro[f"{kind}_r"] / self.trees)
         out["exact_match"] = self.exact / self.trees
         out["size_error"] = self.size_error / self.trees
         out["tree_edit_distance"] = self.ted / self.trees
