@@ -75,7 +75,7 @@ def test_crash_and_kill_end_one_forked_job_and_no_state_leaks(probe_dir: Path) -
     assert results[2].status in ("killed", "oom"), results[2]  # oom only if the kernel OOM-killed anything meanwhile
     assert results[0].status == "ok" and results[4].status == "ok", results
     for seed in (1, 2, 0, 4):
-        state, pid, parent = _seen(probe_dir, seed)
+        state, _, parent = _seen(probe_dir, seed)
         assert parent == server_pid[0] != os.getpid()  # forked by the server, not spawned by us
         assert state == 0, f"seed {seed} saw the state an earlier job left"
     assert len({_seen(probe_dir, s)[1] for s in (1, 2, 0, 4)}) == 4  # a process per job
@@ -119,7 +119,8 @@ def test_cuda_jobs_are_never_forked(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(local, "JobProcess", lambda: spawned.append(1) or object())
     schedule = _Schedule(2, None, lambda _: None, {}, fork=True)
     schedule.server = FakeServer()  # type: ignore[assignment]
-    cpu, gpu = (JobConfig("lstm", "lm-hmm", d, 0, "smoke", Budget(steps=1, batch_size=2), 1e-3) for d in ("cpu", "cuda"))
+    budget = Budget(steps=1, batch_size=2)
+    cpu, gpu = (JobConfig("lstm", "lm-hmm", d, 0, "smoke", budget, 1e-3) for d in ("cpu", "cuda"))
     assert schedule._forks(cpu) and not schedule._forks(gpu)
     schedule._top_up([cpu, cpu, cpu])
     assert not spawned  # the server forks CPU jobs: no spawned spares
