@@ -4,7 +4,8 @@ The server is spawned once per run (as the spawned worker is, with the same guar
 Ctrl-C and dies with the run). It imports torch, seqbench, every plugin and what the training
 path would import lazily (``torch._dynamo``, the FLOP counter, ...), and never touches CUDA or
 runs a tensor operation, so no CUDA context and no OpenMP thread team exists to be forked
-(OpenBLAS's idle pool shuts itself down at fork). Then, for each CPU job, the scheduler sends it
+(the idle pools of OpenBLAS and of pandas' Arrow have at-fork handlers; a fork copies only
+the forking thread). Then, for each CPU job, the scheduler sends it
 one end of a fresh socket pair (``SCM_RIGHTS``) and the server forks: the child restores the
 default signal handlers (Ctrl-C stays the run's), dies with the server (``PR_SET_PDEATHSIG``),
 sets its thread count, reads its job from that channel and runs :func:`seqbench.executors.worker.run`,
