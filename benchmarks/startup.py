@@ -19,7 +19,8 @@ from __future__ import annotations
 import argparse
 import statistics
 
-from seqbench.executors.forkserver import ForkedJob, ForkServer
+from seqbench.executors.forked import ForkedJob
+from seqbench.executors.forkserver import ForkServer
 from seqbench.executors.process import JobProcess
 from seqbench.specs import JobConfig, RunOptions
 

@@ -35,12 +35,10 @@ import sys
 import time
 import warnings
 from collections import deque
-from collections.abc import Mapping
 from multiprocessing.connection import Connection
-from pathlib import Path
 
+from seqbench.executors.forked import Forked
 from seqbench.executors.worker import GUARD
-from seqbench.specs import JobConfig
 
 BOOTSTRAP = GUARD + "from seqbench.executors.forkserver import serve\nserve(int(sys.argv[2]), sys.argv[3] == '1')\n"
 # Imported by the training path on first use; ``torch._dynamo`` even without --compile (the
@@ -59,7 +57,10 @@ def serve(control_fd: int, compiling: bool) -> None:
 
     registry = get_registry()
     for name in (*WARM, *(COMPILE if compiling else ())):
-        importlib.import_module(name)
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass  # a torch build without it: the job imports what it needs itself
     gc.freeze()  # the children's collections leave the server's objects (and their shared pages) alone
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
@@ -86,15 +87,16 @@ def serve(control_fd: int, compiling: bool) -> None:
         if kind == "reap" and arg not in live:
             os.waitpid(arg, 0)
         elif kind == "fork":
+            server = os.getpid()
             pid = os.fork()
             if pid == 0:
-                _child(fds[0], (control.fileno(), wake_r, wake_w), registry, threads)
+                _child(fds[0], (control.fileno(), wake_r, wake_w), registry, threads, server)
             os.close(fds[0])  # the child's end is the child's alone: its death must close the channel
             live.add(pid)
             control.send(pickle.dumps(("forked", pid)))
 
 
-def _child(fd: int, server_fds: tuple[int, ...], registry: object, threads: int) -> None:
+def _child(fd: int, server_fds: tuple[int, ...], registry: object, threads: int, server: int) -> None:
     """In the forked child: become a job process, run the one job, exit (never return to the server loop)."""
     code = 1
     try:
@@ -108,6 +110,8 @@ def _child(fd: int, server_fds: tuple[int, ...], registry: object, threads: int)
             import ctypes
 
             ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: die with the server
+        if os.getppid() != server:  # the server died before the request took effect
+            return
         conn = Connection(fd)
         config, artifacts_dir, peaks = conn.recv()
         import torch
@@ -117,46 +121,14 @@ def _child(fd: int, server_fds: tuple[int, ...], registry: object, threads: int)
 
         run(conn, registry, config, artifacts_dir, peaks)  # type: ignore[arg-type]
         code = 0
+    except BaseException:  # shown as a spawned process would show it; the scheduler sees the exit code
+        import traceback
+
+        traceback.print_exc()
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
-
-
-class Forked:
-    """A forked child as the scheduler sees it: the parts of ``subprocess.Popen`` it uses."""
-
-    def __init__(self, server: ForkServer) -> None:
-        self.server = server
-        self.pid: int | None = None  # known once the server answers ("forked", pid)
-        self.returncode: int | None = None
-        self.lost = False  # the server died first: the exit status is unknown
-
-    def poll(self) -> int | None:
-        while self.server.pump(0):
-            pass
-        return self.returncode
-
-    def wait(self, timeout: float | None = None) -> int | None:
-        deadline = None if timeout is None else time.perf_counter() + timeout
-        while self.returncode is None and not self.lost:
-            left = None if deadline is None else deadline - time.perf_counter()
-            if left is not None and left <= 0:
-                raise subprocess.TimeoutExpired("forked job", timeout or 0.0)
-            self.server.pump(left)
-        return self.returncode
-
-    def send_signal(self, signum: int) -> None:
-        while self.pid is None and not self.lost:
-            self.server.pump(None)  # the fork request is in: its answer comes
-        if self.pid is not None and self.returncode is None and not self.lost:
-            try:
-                os.kill(self.pid, signum)  # not reaped before we say so: the pid is still this child's
-            except ProcessLookupError:
-                pass
-
-    def kill(self) -> None:
-        self.send_signal(signal.SIGKILL)
 
 
 class ForkServer:
@@ -234,57 +206,3 @@ class ForkServer:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
-
-
-class ForkedJob:
-    """One CPU job forked from the server: the same attributes and methods as :class:`JobProcess`."""
-
-    def __init__(self, server: ForkServer) -> None:
-        parent_end, child_end = socket.socketpair()
-        try:
-            handle = server.fork(child_end)
-        finally:
-            child_end.close()  # in flight to the server now (or not needed)
-        self.channel = Connection(parent_end.detach())
-        self.process = handle
-        self.server = server
-        self.job: JobConfig | None = None
-        self.dispatched = time.perf_counter()
-        self.started_at = time.time()
-        self.running = False
-        self.deadline: float | None = None
-        self.kills_before: int | None = None
-
-    def dispatch(self, job: JobConfig, artifacts_dir: Path | None, peaks: Mapping[str, float] | None,
-                 kills_before: int | None) -> None:
-        self.job, self.kills_before = job, kills_before
-        self.dispatched, self.started_at = time.perf_counter(), time.time()
-        try:
-            self.channel.send((job, str(artifacts_dir) if artifacts_dir else None, dict(peaks or {})))
-        except OSError:
-            pass  # died already; its exit status says how
-
-    def never_forked(self) -> bool:
-        """The server died before forking it: the job never ran and may be started elsewhere."""
-        return self.process.lost and self.process.pid is None
-
-    def signal(self, signum: int) -> None:
-        self.process.send_signal(signum)
-
-    def pause(self) -> None:
-        self.signal(signal.SIGSTOP)
-
-    def resume(self) -> None:
-        self.signal(signal.SIGCONT)
-
-    def stop(self) -> None:
-        """Kill the child (also when paused), wait for its exit status, let the server reap it."""
-        if self.process.poll() is None and not self.process.lost:
-            self.process.kill()
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                pass
-        if self.process.pid is not None and self.process.returncode is not None:
-            self.server.reap(self.process.pid)
-        self.channel.close()

@@ -35,7 +35,8 @@ from multiprocessing.connection import wait
 from pathlib import Path
 
 from seqbench.executors.base import Event, Finished, Started
-from seqbench.executors.forkserver import ForkedJob, ForkServer
+from seqbench.executors.forked import ForkedJob
+from seqbench.executors.forkserver import ForkServer
 from seqbench.executors.process import JobProcess
 from seqbench.specs import JobConfig, JobResult
 
