@@ -82,7 +82,7 @@ class RayExecutor:
     def run(self, jobs: Sequence[JobConfig], timeout: float | None, artifacts: Callable[[JobConfig], Path | None],
             peaks: Mapping[str, float]) -> Generator[Event, None, None]:
         remote = ray.remote(_job)
-        starts = ray.remote(num_cpus=0)(_Starts).remote()
+        starts: Any = ray.remote(num_cpus=0)(_Starts).remote()  # an actor handle
         refs: dict[Any, int] = {}
         begun: dict[int, float] = {}  # index -> wall clock its task began (a retried task: its first start)
         try:
