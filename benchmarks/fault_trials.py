@@ -21,26 +21,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from seqbench.procfs import alive, descendants
+
 ARGS = ["run", "--preset", "smoke", "--models", "lstm,gru,unigram", "--tasks", "lm-hmm", "--seeds", "2",
         "--no-measure", "--resume"]
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(stat.parent.name))
-        except (OSError, IndexError, ValueError):
-            continue
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def _ok_attempts(store: Path) -> tuple[str, dict[str, int]]:
@@ -74,11 +58,11 @@ def main() -> None:
         delay = rng.uniform(args.min_delay, args.max_delay)
         proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(delay)
-        workers = _children(proc.pid)
+        workers = descendants(proc.pid)
         proc.kill()
         proc.wait()
         time.sleep(3.0)
-        left = [w for w in workers if _alive(w)]
+        left = [w for w in workers if alive(w)]
         integrity, after = _ok_attempts(out / "seqbench.sqlite")
         integrity_ok += integrity.startswith("ok")
         orphans += len(left)

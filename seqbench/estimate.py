@@ -15,9 +15,11 @@ from pathlib import Path
 
 from seqbench.specs import JobConfig, Preset
 
-# Seconds per job without history: a smoke job is dominated by the harness, a quick one by its
-# training budget on a laptop CPU, a paper one by a GPU's hours.
-DEFAULT_SECONDS: dict[Preset, float] = {"smoke": 5.0, "quick": 180.0, "paper": 3600.0}
+# Seconds per job without history: a smoke job is dominated by the harness (since the fork
+# server, issue 14, about 1 s: ~0.5 s of CPU and a start-up well under a second; the 121-job
+# smoke matrix's < 3 minutes allows 1.5 s), a quick one by its training budget on a laptop CPU,
+# a paper one by a GPU's hours.
+DEFAULT_SECONDS: dict[Preset, float] = {"smoke": 1.0, "quick": 180.0, "paper": 3600.0}
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from seqbench import measure
+from seqbench.executors import gate
 from seqbench.specs import CurvePoint, JobConfig, JobResult, ModelSpec, RunOptions, TaskContext, TaskSpec
 from seqbench.task import Task, to_device
 from seqbench.train_step import TrainStep, precision
@@ -89,6 +90,8 @@ def fit(task: Task, module: nn.Module, model: ModelSpec, config: JobConfig, devi
             raise Diverged(f"non-finite training loss {value} at step {steps}")
         schedule.step()
         steps += 1
+        if steps == 1:
+            gate.announce("first_step")  # the job's start-up ends here (issue 14's benchmark)
         losses.append(value)
         score: float | None = None
         if budget.eval_every and steps % budget.eval_every == 0:

@@ -25,6 +25,7 @@ import pytest
 
 from seqbench.executors.local import exit_status
 from seqbench.manager import get_registry
+from seqbench.procfs import alive, descendants
 from seqbench.store import Store
 from seqbench.train import JobResult
 
@@ -69,25 +70,6 @@ def _ignores_sigint(pid: int) -> bool:
     return bool(mask & (1 << (signal.SIGINT - 1)))
 
 
-def _children(pid: int) -> list[int]:
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 def _wait(condition: Callable[[], object], seconds: float = 300) -> object:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -113,7 +95,7 @@ def _announced(signals: Path, seen: set[int]) -> int | None:
 
 
 def _kill_parent(proc: subprocess.Popen[str]) -> list[int]:
-    workers = _children(proc.pid)
+    workers = descendants(proc.pid)
     proc.kill()
     proc.wait()
     return workers
@@ -140,7 +122,7 @@ def test_parent_killed_at_three_moments_then_resume(env: dict[str, str], tmp_pat
     # 1. while the second job's process is starting up (importing torch, before its job began)
     proc = _start(args, env)
     _read_until(proc, "[1/3 done")
-    _wait(lambda: _children(proc.pid), 60)
+    _wait(lambda: descendants(proc.pid), 60)
     orphans += _kill_parent(proc)
     assert _attempts(out) == {0: ["ok"]}
 
@@ -159,7 +141,7 @@ def test_parent_killed_at_three_moments_then_resume(env: dict[str, str], tmp_pat
     orphans += _kill_parent(proc)
     assert _attempts(out) == {0: ["ok"], 1: ["ok"]}
 
-    _wait(lambda: not any(_alive(pid) for pid in orphans), 10)  # the kernel ended every job process at once
+    _wait(lambda: not any(alive(pid) for pid in orphans), 10)  # the kernel ended every job process at once
     done = subprocess.run([sys.executable, "-m", "seqbench.cli", *args, "--resume"], env=env, text=True,
                           capture_output=True, timeout=300)
     assert done.returncode == 0, done.stderr
@@ -185,14 +167,14 @@ def test_failed_rerun_worker_kill_and_ctrl_c(env: dict[str, str], tmp_path: Path
     seen.add(worker)
     os.kill(worker, signal.SIGKILL)
     seen.add(int(_wait(lambda: _announced(signals, seen)) or 0))  # seed 2
-    workers = _children(proc.pid)
+    workers = descendants(proc.pid)
     assert not _ignores_sigint(proc.pid), f"the run ignores SIGINT (this test process: {signal.getsignal(2)})"
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 130, stderr
     assert stderr.rstrip().endswith("interrupted: rerun with --resume") and "Traceback" not in stderr
     assert _attempts(out) == {0: ["ok", "error"], 1: ["killed"], 2: ["interrupted"]}
-    _wait(lambda: not any(_alive(pid) for pid in workers), 10)
+    _wait(lambda: not any(alive(pid) for pid in workers), 10)
 
     board = (out / "leaderboard.md").read_text()  # regenerated after the interruption
     assert "| fault-gate †" in board and "RuntimeError: injected failure" in board  # the good result still ranks

@@ -136,9 +136,9 @@ def test_dry_run_prints_plan_estimate_and_writes_nothing(tmp_path: Path, capsys:
                  "lm-hmm,traffic-*", "--output", str(out), "--jobs", "2"])
     text = capsys.readouterr().out
     assert code == 0 and not out.exists()
-    assert "lstm x lm-hmm on cpu, seed 0, smoke: ~5.0 s (default)" in text
+    assert "lstm x lm-hmm on cpu, seed 0, smoke: ~1.0 s (default)" in text
     assert "skipped:" in text and "unigram x traffic-" in text and "no shared signature" in text
-    assert "estimated wall time:" in text and "with 2 job(s) at once on local" in text and "smoke 5 s" in text
+    assert "estimated wall time:" in text and "with 2 job(s) at once on local" in text and "smoke 1 s" in text
 
 
 def test_estimate_uses_the_store_history(tmp_path: Path) -> None:

@@ -6,10 +6,12 @@ scheduler here; :func:`measurement_window` then sends ``("measure", None)``, blo
 scheduler answers ``("go", None)`` (it has paused every other job process and holds back new
 ones) and sends ``("measured", None)`` when the timing is over, whatever happened inside.
 In-process runs (tests, ``seqbench validate``) have no scheduler: the window is a no-op.
+:func:`announce` reports progress points (the first optimizer step) on the same channel.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from multiprocessing.connection import Connection
@@ -38,3 +40,10 @@ def measurement_window() -> Iterator[None]:
         yield
     finally:
         channel.send(("measured", None))
+
+
+def announce(kind: str) -> None:
+    """Tell the scheduler (if any) that the job reached a point, with the wall clock: ``first_step``
+    after its first optimizer step (what :mod:`benchmarks.startup` times). The scheduler ignores it."""
+    if _channel is not None:
+        _channel.send((kind, time.time()))

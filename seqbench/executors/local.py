@@ -1,5 +1,9 @@
 """Local executor: every job in its own process, up to ``--jobs N`` at once, started warm.
 
+A CPU job is forked from the run's job server, which imported torch and the plugins once
+(:mod:`seqbench.executors.forkserver`); a CUDA job gets a spawned job process started ahead of
+time (:mod:`seqbench.executors.process`), as does every job once the server is gone.
+
 A crash, a hang past the time limit, an out-of-memory kill or a non-finite loss ends that
 job alone with a status; the parent (the only writer of the store) carries on. The time
 limit counts from the moment the job process reports it has its job (it was started ahead
@@ -31,6 +35,8 @@ from multiprocessing.connection import wait
 from pathlib import Path
 
 from seqbench.executors.base import Event, Finished, Started
+from seqbench.executors.forked import ForkedJob
+from seqbench.executors.forkserver import ForkServer
 from seqbench.executors.process import JobProcess
 from seqbench.specs import JobConfig, JobResult
 
@@ -51,7 +57,9 @@ def oom_kills() -> int | None:
 
 
 def exit_status(code: int | None, kills_before: int | None, kills_after: int | None) -> JobResult:
-    """The status of a worker that ended without sending a result."""
+    """The status of a worker that ended without sending a result (``code`` None: unknown)."""
+    if code is None:
+        return JobResult("crashed", "the job server died while the job ran (its exit status is unknown)")
     if code == -signal.SIGKILL:
         if kills_before is not None and kills_after is not None and kills_after > kills_before:
             return JobResult("oom", "worker killed by the kernel's OOM killer (out of memory)")
@@ -83,32 +91,40 @@ def _gpu(job: JobConfig) -> str | None:
 class LocalExecutor:
     """Up to ``jobs`` job processes at once on this machine, each started warm and used once."""
 
-    def __init__(self, jobs: int = 1) -> None:
+    def __init__(self, jobs: int = 1, fork: bool = True) -> None:
         if jobs < 1:
             raise ValueError(f"--jobs must be at least 1, got {jobs}")
-        self.jobs = jobs
+        self.jobs, self.fork = jobs, fork
 
     def describe(self) -> dict[str, object]:
-        return {"name": "local", "jobs": self.jobs}
+        return {"name": "local", "jobs": self.jobs, "fork_server": self.fork}
 
     def run(self, jobs: Sequence[JobConfig], timeout: float | None, artifacts: Callable[[JobConfig], Path | None],
             peaks: Mapping[str, float]) -> Generator[Event, None, None]:
-        return _Schedule(self.jobs, timeout, artifacts, peaks).run(list(jobs))
+        return _Schedule(self.jobs, timeout, artifacts, peaks, self.fork).run(list(jobs))
+
+
+Job = JobProcess | ForkedJob
 
 
 class _Schedule:
     def __init__(self, width: int, timeout: float | None, artifacts: Callable[[JobConfig], Path | None],
-                 peaks: Mapping[str, float]) -> None:
-        self.width, self.timeout, self.artifacts, self.peaks = width, timeout, artifacts, peaks
-        self.spares: deque[JobProcess] = deque()
-        self.running: list[JobProcess] = []
-        self.waiting: deque[JobProcess] = deque()  # asked for a measurement window
-        self.measuring: JobProcess | None = None
+                 peaks: Mapping[str, float], fork: bool = False) -> None:
+        self.width, self.timeout, self.artifacts, self.peaks, self.fork = width, timeout, artifacts, peaks, fork
+        self.server: ForkServer | None = None
+        self.spares: deque[JobProcess] = deque()  # spawned ahead of need, for jobs the server does not fork
+        self.running: list[Job] = []
+        self.waiting: deque[Job] = deque()  # asked for a measurement window
+        self.measuring: Job | None = None
         self.paused_at = 0.0
+        self.pending: list[JobConfig] = []
 
     def run(self, pending: list[JobConfig]) -> Generator[Event, None, None]:
+        self.pending = pending
         try:
-            self._top_up(len(pending))
+            if self.fork and any(_gpu(job) is None for job in pending):
+                self.server = ForkServer(compiling=any(job.options.compile for job in pending))
+            self._top_up(pending)
             while pending or self.running:
                 if self.measuring is None and not self.waiting:
                     yield from self._dispatch(pending)
@@ -122,11 +138,26 @@ class _Schedule:
         finally:  # also on KeyboardInterrupt / GeneratorExit: never leave a worker behind
             for process in [*self.running, *self.spares]:
                 process.stop()
+            if self.server is not None:
+                self.server.close()
 
-    def _top_up(self, remaining: int) -> None:
-        """Keep enough warm processes importing for the jobs that will start next."""
-        while len(self.spares) < min(self.width, remaining):
+    def _forks(self, job: JobConfig) -> bool:
+        """CPU jobs are forked from the server while it lives; CUDA jobs never (fork after CUDA init is unsafe)."""
+        return _gpu(job) is None and self.server is not None and self.server.alive
+
+    def _top_up(self, pending: list[JobConfig]) -> None:
+        """Keep enough spawned processes importing for the jobs the server will not fork."""
+        while len(self.spares) < min(self.width, sum(not self._forks(j) for j in pending)):
             self.spares.append(JobProcess())
+
+    def _process_for(self, job: JobConfig) -> Job:
+        if self._forks(job):
+            assert self.server is not None
+            forked = ForkedJob(self.server)
+            if not forked.never_forked():
+                return forked
+            forked.stop()  # the server is gone: spawn
+        return self.spares.popleft() if self.spares else JobProcess()
 
     def _dispatch(self, pending: list[JobConfig]) -> Generator[Event, None, None]:
         busy = {_gpu(p.job) for p in self.running if p.job is not None}
@@ -136,11 +167,11 @@ class _Schedule:
                 return
             pending.remove(job)
             busy.add(_gpu(job))
-            process = self.spares.popleft() if self.spares else JobProcess()
+            process = self._process_for(job)
             process.dispatch(job, self.artifacts(job), self.peaks, oom_kills())
             process.deadline = process.dispatched + STARTUP_LIMIT
             self.running.append(process)
-            self._top_up(len(pending))
+            self._top_up(pending)
             yield Started(job, process.started_at)
 
     def _wait_time(self) -> float:
@@ -149,24 +180,27 @@ class _Schedule:
             return 5.0
         return min(5.0, max(0.0, min(deadlines) - time.perf_counter()))
 
-    def _clocked(self) -> list[JobProcess]:
+    def _clocked(self) -> list[Job]:
         """Processes whose clock runs: all of them, or only the one measuring while the others are paused."""
         return [self.measuring] if self.measuring is not None else self.running
 
-    def _overdue(self) -> list[JobProcess]:
+    def _overdue(self) -> list[Job]:
         now = time.perf_counter()
         return [p for p in self._clocked() if p.deadline is not None and now > p.deadline]
 
-    def _timed_out(self, process: JobProcess) -> JobResult:
+    def _timed_out(self, process: Job) -> JobResult:
         if not process.running:
             return JobResult("timeout", f"job process did not start within {STARTUP_LIMIT:g} s")
         return JobResult("timeout", f"job exceeded its time limit of {self.timeout:g} s")
 
-    def _receive(self, process: JobProcess) -> Finished | None:
+    def _receive(self, process: Job) -> Finished | None:
         try:
             kind, _value = message = process.channel.recv()
         except (EOFError, OSError):  # the worker died before it could answer
             process.process.wait()
+            if isinstance(process, ForkedJob) and process.never_forked():
+                self._requeue(process)  # the server died with the job in its queue: it never ran
+                return None
             return self._end(process, exit_status(process.process.returncode, process.kills_before, oom_kills()))
         if kind == "started":  # the job's own clock starts now
             process.running = True
@@ -208,7 +242,16 @@ class _Schedule:
         self.measuring = None
         self._grant()
 
-    def _end(self, process: JobProcess, result: JobResult) -> Finished:
+    def _requeue(self, process: ForkedJob) -> None:
+        if process in self.waiting:
+            self.waiting.remove(process)
+        self.running.remove(process)
+        process.stop()
+        assert process.job is not None
+        self.pending.insert(0, process.job)
+        self._top_up(self.pending)
+
+    def _end(self, process: Job, result: JobResult) -> Finished:
         if process is self.measuring:
             self._release()  # it died inside its window
         if process in self.waiting:
@@ -221,11 +264,12 @@ class _Schedule:
 
 def execute(config: JobConfig, timeout: float | None, artifacts_dir: Path | None,
             peaks: Mapping[str, float] | None = None) -> JobResult:
-    """Run one job in a new process and return its result, whatever happens to it.
+    """Run one job in a new spawned process (a job server pays off over several jobs) and return its
+    result, whatever happens to it.
 
     ``peaks``: the devices' peak FLOP/s the run measured (see :func:`seqbench.measure.peak_flops`).
     """
-    for event in LocalExecutor(1).run([config], timeout, lambda _: artifacts_dir, dict(peaks or {})):
+    for event in LocalExecutor(1, fork=False).run([config], timeout, lambda _: artifacts_dir, dict(peaks or {})):
         if isinstance(event, Finished):
             return event.result
     raise AssertionError("the executor ended without a result")

@@ -2,7 +2,8 @@
 
 The parent spawns it ahead of need; it imports torch and the plugins and then blocks on stdin.
 :meth:`JobProcess.dispatch` writes the job there. The duplex channel carries the job's messages
-(``started``, ``measure``, ``measured``, ``result``) and the scheduler's ``go``.
+(``started``, ``measure``, ``measured``, ``first_step``, ``result``) and the scheduler's ``go``.
+CPU jobs are forked from the run's job server instead (:mod:`seqbench.executors.forkserver`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,11 @@ from seqbench.specs import JobConfig
 
 
 class JobProcess:
-    """A pre-started job process; runs at most one job, then is gone."""
+    """A pre-started job process; runs at most one job, then is gone.
+
+    :class:`seqbench.executors.forkserver.ForkedJob` has the same attributes and methods
+    (``process`` is then a stand-in for ``subprocess.Popen``): the scheduler treats both alike.
+    """
 
     def __init__(self) -> None:
         parent_end, child_end = socket.socketpair()

@@ -10,6 +10,9 @@ writes the store, so resume, leaderboards and the store behave as with the local
 Resources: a job asks for its ``--threads`` CPUs (1 without) and ``num_gpus=1`` on CUDA. A job
 that measures throughput asks for every CPU of the largest node, so nothing is packed beside it
 on that node while it is timed (on a machine shared with non-Ray work that cannot be promised).
+
+Progress counts a job as running only once its task has begun on a worker (each task tells a
+small actor when it begins), not while it waits in Ray's queue; its row's start is that moment.
 """
 
 from __future__ import annotations
@@ -27,11 +30,28 @@ from seqbench.specs import JobConfig, JobResult
 RETRIES = 3  # a task lost with its worker or node is started again this many times at most
 
 
-def _job(config: JobConfig, timeout: float | None, artifacts_dir: str | None,
-         peaks: Mapping[str, float]) -> JobResult:
+def _job(config: JobConfig, timeout: float | None, artifacts_dir: str | None, peaks: Mapping[str, float],
+         starts: Any, index: int) -> tuple[float, JobResult]:
+    """The Ray task: say it began (progress counts only jobs that run, not queued ones), run the job."""
     from seqbench.executors.local import execute
 
-    return execute(config, timeout, Path(artifacts_dir) if artifacts_dir else None, peaks)
+    began = time.time()
+    starts.began.remote(index, began)
+    return began, execute(config, timeout, Path(artifacts_dir) if artifacts_dir else None, peaks)
+
+
+class _Starts:
+    """A Ray actor collecting (job index, wall clock) as tasks begin; the driver takes them in batches."""
+
+    def __init__(self) -> None:
+        self.begun: list[tuple[int, float]] = []
+
+    def began(self, index: int, at: float) -> None:
+        self.begun.append((index, at))
+
+    def take(self) -> list[tuple[int, float]]:
+        begun, self.begun = self.begun, []
+        return begun
 
 
 class RayExecutor:
@@ -62,23 +82,33 @@ class RayExecutor:
     def run(self, jobs: Sequence[JobConfig], timeout: float | None, artifacts: Callable[[JobConfig], Path | None],
             peaks: Mapping[str, float]) -> Generator[Event, None, None]:
         remote = ray.remote(_job)
-        refs: dict[Any, tuple[JobConfig, float]] = {}
+        starts: Any = ray.remote(num_cpus=0)(_Starts).remote()  # an actor handle
+        refs: dict[Any, int] = {}
+        begun: dict[int, float] = {}  # index -> wall clock its task began (a retried task: its first start)
         try:
-            for job in jobs:
+            for index, job in enumerate(jobs):
                 where = artifacts(job)
                 ref = remote.options(**self.resources(job)).remote(job, timeout, str(where) if where else None,
-                                                                   dict(peaks))
-                refs[ref] = (job, time.time())
-                yield Started(job, refs[ref][1])
+                                                                   dict(peaks), starts, index)
+                refs[ref] = index
             while refs:
-                done, _ = ray.wait(list(refs), num_returns=1)
+                done, _ = ray.wait(list(refs), num_returns=1, timeout=0.5)
+                for index, at in ray.get(starts.take.remote()):
+                    if index not in begun:
+                        begun[index] = at
+                        yield Started(jobs[index], at)
                 for ref in done:
-                    job, started = refs.pop(ref)
+                    index = refs.pop(ref)
                     try:
-                        result = ray.get(ref)
+                        began, result = ray.get(ref)
                     except ray.exceptions.RayError as exc:  # lost more often than RETRIES, or Ray itself failed
+                        began = begun.get(index, time.time())
                         result = JobResult("crashed", f"Ray task failed: {type(exc).__name__}: {exc}"[:2000])
-                    yield Finished(job, started, result)
+                    if index not in begun:  # ended before its start signal was taken
+                        begun[index] = began
+                        yield Started(jobs[index], began)
+                    yield Finished(jobs[index], begun[index], result)
         finally:
             for ref in refs:
                 ray.cancel(ref, force=True)
+            ray.kill(starts)

@@ -11,6 +11,10 @@ Warm start (issue 14): the process imports torch, seqbench and every plugin (the
 loaded) *before* it reads its job, so the scheduler starts it ahead of time and the job pays
 none of that. CUDA is not touched until the job runs. Each process still runs exactly one job
 and exits: nothing a job does can leak into the next.
+
+CPU jobs are normally forked from the run's job server instead (:mod:`seqbench.executors.forkserver`),
+which runs the very same :func:`run` in each child; this spawned process is what CUDA jobs use
+(forking after CUDA initialised is unsafe) and the fallback when the server is gone.
 """
 
 from __future__ import annotations
@@ -19,11 +23,18 @@ import pickle
 import sys
 import time
 import warnings
+from collections.abc import Mapping
 from multiprocessing.connection import Connection
+from typing import TYPE_CHECKING
 
 from seqbench.errors import DataWarning
 
-BOOTSTRAP = """
+if TYPE_CHECKING:
+    from seqbench.manager import Registry
+    from seqbench.specs import JobConfig
+
+# Before any import but the standard library: ignore Ctrl-C, die with the parent (see above).
+GUARD = """
 import os, signal, sys
 signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops this job
 if sys.platform.startswith("linux"):
@@ -34,27 +45,34 @@ if sys.platform.startswith("linux"):
         pass
 if os.getppid() != int(sys.argv[1]):  # the parent died before the request took effect
     os._exit(0)
-from seqbench.executors.worker import main
-main(int(sys.argv[2]))
 """
+BOOTSTRAP = GUARD + "from seqbench.executors.worker import main\nmain(int(sys.argv[2]))\n"
 
 
 def main(channel_fd: int) -> None:
     """Import everything and send ("ready", t); then read (config, artifacts dir, the run's peak FLOP/s)
-    from stdin; send ("started", t) once the job can start (the parent's clock for the time limit starts there),
-    then ("result", JobResult). Measurement windows go through the same duplex channel."""
+    from stdin and :func:`run` the job."""
     conn = Connection(channel_fd)
-    from dataclasses import replace
-    from pathlib import Path
-
-    from seqbench.executors import gate
     from seqbench.manager import get_registry
-    from seqbench.specs import JobResult
-    from seqbench.train import run_job
 
     registry = get_registry()  # the warm part: plugins imported while the previous job runs
     conn.send(("ready", time.time()))  # informational: the scheduler may dispatch before this
     config, artifacts_dir, peaks = pickle.loads(sys.stdin.buffer.read())
+    run(conn, registry, config, artifacts_dir, peaks)
+
+
+def run(conn: Connection, registry: Registry, config: JobConfig, artifacts_dir: str | None,
+        peaks: Mapping[str, float]) -> None:
+    """Run one job and report it on ``conn``: ("started", t) once the job can start (the parent's clock for
+    the time limit starts there), ("first_step", t) after its first optimizer step, then ("result", JobResult).
+    Measurement windows go through the same duplex channel. Spawned and forked job processes both run this."""
+    from dataclasses import replace
+    from pathlib import Path
+
+    from seqbench.executors import gate
+    from seqbench.specs import JobResult
+    from seqbench.train import run_job
+
     gate.attach(conn)
     try:
         model, task = registry.model(config.model), registry.task(config.task)
