@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
-import shutil
 import signal
 import sqlite3
 import subprocess
@@ -22,6 +21,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from conftest import install_fake_distribution
 
 from seqbench.executors.local import exit_status
 from seqbench.manager import get_registry
@@ -38,11 +38,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, s
     """fault_plugins installed as a distribution with a ``seqbench`` entry point, seen by the
     CLI processes and their job processes; SEQBENCH_FAULT_DIR is where the model announces itself."""
     site = tmp_path / "site"
-    info = site / "fault_plugins-1.0.dist-info"
-    info.mkdir(parents=True)
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: fault-plugins\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text("[seqbench]\nfault = fault_plugins:plugin\n")
-    shutil.copy(FIXTURE, site / FIXTURE.name)
+    install_fake_distribution(site, "fault-plugins", {"fault": "fault_plugins:plugin"}, FIXTURE)
     signals = tmp_path / "signals"
     signals.mkdir()
     monkeypatch.syspath_prepend(str(site))

@@ -9,12 +9,12 @@ saw, by seed.
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import install_fake_distribution
 
 from seqbench.executors import local
 from seqbench.executors.base import Finished
@@ -32,11 +32,7 @@ def probe_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
     """fork_plugins installed as a distribution with a ``seqbench`` entry point, seen by this
     process and by the job server it starts; the probe writes into the returned folder."""
     site = tmp_path / "site"
-    info = site / "fork_plugins-1.0.dist-info"
-    info.mkdir(parents=True)
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: fork-plugins\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text("[seqbench]\nfork = fork_plugins:plugin\n")
-    shutil.copy(FIXTURE, site / FIXTURE.name)
+    install_fake_distribution(site, "fork-plugins", {"fork": "fork_plugins:plugin"}, FIXTURE)
     seen = tmp_path / "seen"
     seen.mkdir()
     monkeypatch.syspath_prepend(str(site))
