@@ -171,7 +171,9 @@ def run_job(
         _check_metrics(task_spec, metrics)
         artifacts: list[str] = []
         if artifacts_dir is not None:
-            label = f"{model.name}-{config.device.replace(':', '')}-s{config.seed}"
+            # Preset and config hash in the name: jobs that differ only in preset or options share an
+            # output folder, and one must not overwrite the other's pictures.
+            label = f"{model.name}-{config.preset}-{config.device.replace(':', '')}-s{config.seed}-{config.hash()[:8]}"
             artifacts = [str(p) for p in task.save_artifacts(module, artifacts_dir, label)]
         if options.measure:
             measures.update(measure.measure_job(task, module, config, device, compiled, metrics, peaks))
